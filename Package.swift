@@ -1,0 +1,72 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "postern",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "postern", targets: ["postern"]),
+        .library(name: "EventLog", targets: ["EventLog"]),
+        .library(name: "GateCore", targets: ["GateCore"]),
+        .library(name: "GateDaemon", targets: ["GateDaemon"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"4.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C shims: the only places that see kernel structs Swift cannot import cleanly.
+        .target(name: "CSysShim"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "CGpiodShim",
+            linkerSettings: [.linkedLibrary("gpiod")]
+        ),
+
+        .target(
+            name: "EventLog",
+            dependencies: ["CSysShim", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "GateCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "DeviceProtocols"),
+        .target(
+            name: "Devices",
+            dependencies: ["DeviceProtocols", "CSysShim", "CGpiodShim"]
+        ),
+        .target(
+            name: "GateStore",
+            dependencies: ["GateCore", "EventLog", "CSQLite"]
+        ),
+        .target(
+            name: "GateDaemon",
+            dependencies: [
+                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "postern",
+            dependencies: [
+                "GateDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "GateTestSupport", dependencies: ["Devices", "DeviceProtocols", "EventLog", "CSysShim"]),
+
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),
+        .testTarget(name: "GateCoreTests", dependencies: ["GateCore"]),
+        .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "DeviceProtocols", "GateTestSupport"]),
+        .testTarget(name: "GateStoreTests", dependencies: ["GateStore", "GateCore", "EventLog"]),
+        .testTarget(
+            name: "GateDaemonTests",
+            dependencies: ["GateDaemon", "GateCore", "EventLog", "GateStore", "GateTestSupport"]
+        ),
+    ]
+)

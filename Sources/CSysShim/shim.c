@@ -1,0 +1,37 @@
+#define _GNU_SOURCE
+#include "CSysShim.h"
+#include <linux/input.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <sys/timex.h>
+
+size_t postern_input_event_size(void) { return sizeof(struct input_event); }
+
+postern_input_event postern_input_event_decode(const void *bytes) {
+    struct input_event ev;
+    memcpy(&ev, bytes, sizeof ev);
+    postern_input_event out = { ev.type, ev.code, ev.value };
+    return out;
+}
+
+size_t postern_input_event_encode(uint16_t type, uint16_t code, int32_t value, void *out) {
+    struct input_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = type;
+    ev.code = code;
+    ev.value = value;
+    memcpy(out, &ev, sizeof ev);
+    return sizeof ev;
+}
+
+int postern_evdev_grab(int fd, int grab) { return ioctl(fd, EVIOCGRAB, grab); }
+int postern_ptsname(int fd, char *buf, size_t len) { return ptsname_r(fd, buf, len); }
+int postern_tiocexcl(int fd) { return ioctl(fd, TIOCEXCL); }
+
+int postern_clock_synchronized(void) {
+    struct timex tx = {0};
+    int state = adjtimex(&tx);
+    return state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}

@@ -1,0 +1,291 @@
+import Crypto
+import Foundation
+
+/// One entry to append: the log assigns its sequence number, timestamps and chain hash.
+public struct LogEntry: Sendable {
+    public var type: UInt16
+    public var payload: [UInt8]
+    public init(type: UInt16, payload: [UInt8]) {
+        self.type = type
+        self.payload = payload
+    }
+}
+
+/// What opening the log found and did.
+public struct RecoveryReport: Sendable, Equatable {
+    public var segments = 0
+    public var records = 0
+    public var firstSeq: UInt64 = 0
+    public var lastSeq: UInt64 = 0
+    /// Bytes cut from a torn tail (a crash mid-write; none of it was ever acknowledged).
+    public var truncatedBytes = 0
+    /// Damage set aside: each with the lost range and the file the bytes were kept in.
+    public var gaps: [Gap] = []
+    /// Files kept aside that held no acknowledged record (a torn segment creation).
+    public var setAside: [String] = []
+    public struct Gap: Sendable, Equatable {
+        public var lostFrom: UInt64
+        public var lostTo: UInt64
+        public var keptAt: String
+        public var reason: String
+    }
+}
+
+/// The single writer of a log directory: group commit (one write and one fdatasync per batch),
+/// an append returns only once its record is durable. A failed write or sync stops the writer for
+/// good; reopening re-verifies the tail.
+public final class LogWriter: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var maxSegmentBytes = 16 << 20
+        public var clock: any LogClock = SystemClock()
+        package var fileSystem: any LogFileSystem = PosixFileSystem()
+        public init() {}
+    }
+
+    public let directory: String
+    public let recovery: RecoveryReport
+    let options: Options
+    let fs: any LogFileSystem
+    let lockToken: any LogLock
+
+    // Everything below is guarded by `cond`.
+    private let cond = NSCondition()
+    private var file: any LogFile
+    private var segmentSize: Int
+    private var nextSeq: UInt64
+    private var chain: [UInt8]
+    private var pendingBytes: [UInt8] = []
+    private var pendingFirstSeq: UInt64 = 0
+    private var pendingWaiters: [(last: UInt64, done: @Sendable (Result<Void, LogError>) -> Void)] = []
+    private var failure: LogError?
+    private var closing = false
+    private var flusherDone = false
+    private var durable: UInt64
+    private var observers: [Int: AsyncStream<UInt64>.Continuation] = [:]
+    private var nextObserver = 0
+    private var thread: Thread?
+
+    /// Opens (creating if needed) the log in `directory`, recovering its tail.
+    public static func open(directory: String, options: Options = Options()) throws -> LogWriter {
+        let fs = options.fileSystem
+        try fs.makeDirectory(directory)
+        let lock = try fs.lock(directory + "/LOCK")
+        do {
+            let r = try Recovery(fs: fs, dir: directory).run()
+            return LogWriter(directory: directory, options: options, lock: lock, recovered: r)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    private init(directory: String, options: Options, lock: any LogLock, recovered r: Recovery.Result) {
+        self.directory = directory
+        self.options = options
+        self.fs = options.fileSystem
+        self.lockToken = lock
+        self.recovery = r.report
+        self.file = r.tailFile
+        self.segmentSize = r.tailSize
+        self.nextSeq = r.nextSeq
+        self.chain = r.chain
+        self.durable = r.nextSeq - 1
+        let t = Thread { [unowned self] in self.flushLoop() }
+        t.name = "postern-log-flusher"
+        t.qualityOfService = .userInteractive
+        thread = t
+        t.start()
+    }
+
+    /// The highest sequence number known durable.
+    public var durableSeq: UInt64 {
+        cond.lock()
+        defer { cond.unlock() }
+        return durable
+    }
+
+    /// Why the writer stopped, if it did.
+    public var failed: LogError? {
+        cond.lock()
+        defer { cond.unlock() }
+        return failure
+    }
+
+    /// Appends one entry and waits until it is durable; returns its sequence number.
+    @discardableResult
+    public func append(type: UInt16, payload: [UInt8]) async throws -> UInt64 {
+        try await append([LogEntry(type: type, payload: payload)])[0]
+    }
+
+    /// Appends entries as one batch and waits until durable; returns their sequence numbers.
+    public func append(_ entries: [LogEntry]) async throws -> [UInt64] {
+        let box = SeqBox()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            do {
+                box.seqs = try enqueue(entries) { result in c.resume(with: result.mapError { $0 as any Error }) }
+            } catch {
+                c.resume(throwing: error)
+            }
+        }
+        return box.seqs
+    }
+
+    /// Blocking variant for command-line tools and threads outside Swift concurrency.
+    @discardableResult
+    public func appendBlocking(_ entries: [LogEntry]) throws -> [UInt64] {
+        let sem = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        let seqs = try enqueue(entries) { r in
+            box.result = r
+            sem.signal()
+        }
+        sem.wait()
+        if case .failure(let e) = box.result { throw e }
+        return seqs
+    }
+
+    /// A stream of durable sequence numbers (the latest after each flush), for in-process followers.
+    public func durableUpdates() -> AsyncStream<UInt64> {
+        let (stream, cont) = AsyncStream<UInt64>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        cond.lock()
+        let id = nextObserver
+        nextObserver += 1
+        observers[id] = cont
+        cont.yield(durable)
+        if flusherDone { cont.finish() }
+        cond.unlock()
+        cont.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.cond.lock()
+            self.observers[id] = nil
+            self.cond.unlock()
+        }
+        return stream
+    }
+
+    /// Flushes what is pending, stops the flusher and releases the lock. Appends after this fail.
+    public func close() {
+        cond.lock()
+        if closing {
+            cond.unlock()
+            return
+        }
+        closing = true
+        cond.broadcast()
+        while !flusherDone { cond.wait() }
+        let obs = observers.values
+        observers = [:]
+        cond.unlock()
+        for o in obs { o.finish() }
+        file.close()
+        lockToken.release()
+    }
+
+    deinit { close() }
+
+    private func enqueue(_ entries: [LogEntry], done: @escaping @Sendable (Result<Void, LogError>) -> Void) throws -> [UInt64] {
+        for e in entries where e.payload.count > Record.maxPayload {
+            throw LogError(.tooLarge, "payload of \(e.payload.count) bytes exceeds \(Record.maxPayload)")
+        }
+        let clock = options.clock
+        let wall = clock.wallNs()
+        let mono = clock.monoNs()
+        let baseFlags: RecordFlags = clock.isSynchronized() ? [] : .clockUnsynced
+        cond.lock()
+        defer { cond.unlock() }
+        if let failure { throw failure }
+        if closing { throw LogError(.closed, "log writer is closed") }
+        var seqs: [UInt64] = []
+        seqs.reserveCapacity(entries.count)
+        if pendingBytes.isEmpty { pendingFirstSeq = nextSeq }
+        for e in entries {
+            let seq = nextSeq
+            let flags = pendingBytes.isEmpty ? baseFlags.union(.batchStart) : baseFlags
+            let c = RecordCodec.chainHash(previous: chain, type: e.type, seq: seq, wallNs: wall, monoNs: mono, payloadHash: SHA256Bytes(e.payload))
+            RecordCodec.encode(Record(type: e.type, flags: flags, seq: seq, wallNs: wall, monoNs: mono, chain: c, payload: e.payload), into: &pendingBytes)
+            chain = c
+            nextSeq += 1
+            seqs.append(seq)
+        }
+        pendingWaiters.append((last: nextSeq - 1, done: done))
+        cond.signal()
+        return seqs
+    }
+
+    private func flushLoop() {
+        while true {
+            cond.lock()
+            while pendingBytes.isEmpty && !closing { cond.wait() }
+            if pendingBytes.isEmpty && closing {
+                flusherDone = true
+                cond.broadcast()
+                cond.unlock()
+                return
+            }
+            let bytes = pendingBytes
+            let first = pendingFirstSeq
+            let waiters = pendingWaiters
+            let last = nextSeq - 1
+            pendingBytes = []
+            pendingBytes.reserveCapacity(bytes.count)
+            pendingWaiters = []
+            cond.unlock()
+
+            var err: LogError?
+            do {
+                try writeDurably(bytes, firstSeq: first)
+            } catch let e as LogError {
+                err = LogError(.writerFailed, "event log write failed, writer stopped (reopen to re-verify the tail): \(e.message)")
+            } catch {
+                err = LogError(.writerFailed, "event log write failed: \(error)")
+            }
+
+            cond.lock()
+            if let err {
+                failure = err
+                // Everything still queued can never be acknowledged either.
+                let queued = pendingWaiters
+                pendingWaiters = []
+                pendingBytes = []
+                cond.unlock()
+                for w in waiters + queued { w.done(.failure(err)) }
+                cond.lock()
+                flusherDone = true
+                closing = true
+                cond.broadcast()
+                let obs = observers.values
+                cond.unlock()
+                for o in obs { o.finish() }
+                return
+            }
+            durable = last
+            let obs = Array(observers.values)
+            cond.unlock()
+            for w in waiters { w.done(.success(())) }
+            for o in obs { o.yield(last) }
+        }
+    }
+
+    /// Writes a batch at the end of the tail segment, rolling to a new segment first if needed.
+    private func writeDurably(_ bytes: [UInt8], firstSeq: UInt64) throws {
+        if segmentSize > Segment.headerSize && segmentSize + bytes.count > options.maxSegmentBytes {
+            let path = directory + "/" + Segment.fileName(firstSeq: firstSeq)
+            let f = try fs.open(path, create: true)
+            try f.truncate(to: 0)
+            try f.write(Segment.header(firstSeq: firstSeq), at: 0)
+            try f.sync()
+            try fs.syncDirectory(directory)
+            file.close()
+            file = f
+            segmentSize = Segment.headerSize
+        }
+        try file.write(bytes, at: segmentSize)
+        try file.sync()
+        segmentSize += bytes.count
+    }
+}
+
+final class SeqBox: @unchecked Sendable { var seqs: [UInt64] = [] }
+final class ResultBox: @unchecked Sendable { var result: Result<Void, LogError> = .success(()) }
+
+@inline(__always) func SHA256Bytes(_ b: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: b)) }

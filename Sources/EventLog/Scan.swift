@@ -1,0 +1,85 @@
+/// Reading a segment's bytes into valid records and locating damage. Shared by recovery (writer
+/// open), `verify`, and readers, so all three agree on what is valid.
+struct SegmentScan {
+    struct Entry {
+        var seq: UInt64
+        var type: UInt16
+        var offset: Int
+        var size: Int
+    }
+    enum Damage: Equatable {
+        /// Bytes after `validEnd` hold no valid record: a torn write (or a zero-filled extent).
+        case tornTail(reason: String)
+        /// A bad region at `validEnd` followed by a valid record of a higher sequence at `resumeOffset`.
+        case corrupt(reason: String, resumeOffset: Int, resumeSeq: UInt64)
+    }
+
+    var firstSeq: UInt64
+    var entries: [Entry] = []
+    var validEnd: Int
+    var damage: Damage?
+    var lastChain: [UInt8]?
+
+    var lastSeq: UInt64? { entries.last?.seq }
+
+    /// Scans `buf` (a whole segment). `expectedFirst` is the first sequence the header declares.
+    static func scan(_ buf: UnsafeRawBufferPointer, firstSeq: UInt64, keepRecords: Bool = false, visit: ((Record) -> Void)? = nil) -> SegmentScan {
+        var s = SegmentScan(firstSeq: firstSeq, validEnd: Segment.headerSize)
+        var off = Segment.headerSize
+        var next = firstSeq
+        while off < buf.count {
+            switch RecordCodec.decode(buf, at: off) {
+            case .record(let r, let size):
+                // A gap record may jump the sequence forward; anything else must be dense.
+                if r.seq != next && !(r.type == GapRecord.type && r.seq > next) {
+                    s.damage = damageAt(buf, off, after: next &- 1, reason: "sequence \(r.seq) where \(next) was expected")
+                    return s
+                }
+                s.entries.append(Entry(seq: r.seq, type: r.type, offset: off, size: size))
+                s.lastChain = r.chain
+                visit?(r)
+                next = r.seq + 1
+                off += size
+                s.validEnd = off
+            case .incomplete:
+                s.damage = .tornTail(reason: "partial record at offset \(off)")
+                return s
+            case .invalid(let why):
+                s.damage = damageAt(buf, off, after: next &- 1, reason: why)
+                return s
+            }
+        }
+        return s
+    }
+
+    /// Looks past a bad region. Damage is corruption only when a later valid record starts a
+    /// batch: then the bad bytes were in a batch that had been synced. Otherwise they belong to the
+    /// last, unsynced batch: a torn write, none of it acknowledged.
+    static func damageAt(_ buf: UnsafeRawBufferPointer, _ bad: Int, after lastGood: UInt64, reason: String) -> Damage {
+        var off = bad + 1
+        var resume: (offset: Int, seq: UInt64)? = nil
+        while off + Record.headerSize <= buf.count {
+            let seq = buf.readLE(UInt64.self, at: off + 12)
+            if seq > lastGood && seq < lastGood &+ 100_000_000, case .record(let r, let size) = RecordCodec.decode(buf, at: off) {
+                if resume == nil { resume = (off, seq) }
+                if r.flags.contains(.batchStart) {
+                    return .corrupt(reason: "\(reason) at offset \(bad)", resumeOffset: resume!.offset, resumeSeq: resume!.seq)
+                }
+                off += size
+                continue
+            }
+            off += 1
+        }
+        return .tornTail(reason: "\(reason) at offset \(bad)")
+    }
+}
+
+/// The log's own marker for records lost to damage: it takes the last lost sequence number so the
+/// sequence stays dense, and names the range and where the damaged bytes were kept.
+public enum GapRecord {
+    public static let type: UInt16 = 0xFFFF
+
+    public static func payload(lostFrom: UInt64, lostTo: UInt64, keptAt: String) -> [UInt8] {
+        Array("{\"lost_from\":\(lostFrom),\"lost_to\":\(lostTo),\"kept_at\":\"\(keptAt)\"}".utf8)
+    }
+}

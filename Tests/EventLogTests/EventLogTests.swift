@@ -1,0 +1,347 @@
+import Foundation
+import Testing
+import Crypto
+@testable import EventLog
+import GateTestSupport
+
+@Suite("CRC32C")
+struct CRC32CTests {
+    @Test("matches the standard check value")
+    func checkValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    }
+
+    @Test("slicing-by-8 equals the bytewise definition at every length")
+    func matchesBytewise() {
+        var rng = SystemRandomNumberGenerator()
+        for n in 0..<200 {
+            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            }
+            #expect(CRC32C.checksum(bytes) == ~c)
+        }
+    }
+}
+
+@Suite("Event log writer and reader")
+struct WriterTests {
+    @Test("concurrent appenders get dense, durable sequence numbers in one order")
+    func concurrentAppends() async throws {
+        let dir = tempDir()
+        let w = try LogWriter.open(directory: dir)
+        let seqs = try await withThrowingTaskGroup(of: [UInt64].self) { g in
+            for t in 0..<64 {
+                g.addTask {
+                    var mine: [UInt64] = []
+                    for i in 0..<20 { mine.append(try await w.append(type: 1, payload: Array("t\(t)-\(i)".utf8))) }
+                    return mine
+                }
+            }
+            var all: [UInt64] = []
+            for try await s in g { all += s }
+            return all
+        }
+        #expect(seqs.sorted() == Array(1...1280))
+        #expect(w.durableSeq == 1280)
+        w.close()
+        let recs = try readAll(dir)
+        #expect(recs.map(\.seq) == Array(1...1280))
+    }
+
+    @Test("a second writer on the same directory fails at once, naming the holder")
+    func singleWriter() throws {
+        let dir = tempDir()
+        let w = try LogWriter.open(directory: dir)
+        #expect(throws: LogError.self) { try LogWriter.open(directory: dir) }
+        do { _ = try LogWriter.open(directory: dir) } catch let e as LogError {
+            #expect(e.code == .locked)
+            #expect(e.message.contains("pid \(getpid())"))
+        }
+        w.close()
+        let again = try LogWriter.open(directory: dir)
+        again.close()
+    }
+
+    @Test("segments roll over and a reader crosses them; reopening continues the sequence")
+    func rollover() throws {
+        let dir = tempDir()
+        var o = LogWriter.Options()
+        o.maxSegmentBytes = 4096
+        try writeLog(dir, count: 300, options: o)
+        let segs = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }
+        #expect(segs.count > 5)
+        let w = try LogWriter.open(directory: dir, options: o)
+        #expect(w.recovery.lastSeq == 300)
+        #expect(w.recovery.records == 300)
+        let s = try w.appendBlocking([LogEntry(type: 2, payload: [1])])
+        #expect(s == [301])
+        w.close()
+        let recs = try readAll(dir)
+        #expect(recs.map(\.seq) == Array(1...301))
+        #expect(recs.dropLast().allSatisfy { $0.payload == payload($0.seq) })
+        // A cursor started in the middle begins exactly there.
+        let c = LogCursor(directory: dir, from: 123)
+        #expect(try c.next(limit: 5).map(\.seq) == [123, 124, 125, 126, 127])
+    }
+
+    @Test("a follower in another file handle sees new records as they become durable")
+    func follow() async throws {
+        let dir = tempDir()
+        let w = try LogWriter.open(directory: dir)
+        let c = LogCursor(directory: dir, from: 1)
+        #expect(try c.next().isEmpty)
+        try await w.append(type: 1, payload: [1])
+        try await w.append(type: 1, payload: [2])
+        #expect(try c.next().map(\.seq) == [1, 2])
+        #expect(try c.next().isEmpty)
+        try await w.append(type: 1, payload: [3])
+        #expect(try c.next().map(\.seq) == [3])
+        w.close()
+    }
+
+    @Test("durable updates stream the latest acknowledged sequence")
+    func durableUpdates() async throws {
+        let w = try LogWriter.open(directory: tempDir())
+        let updates = w.durableUpdates()
+        try await w.append(type: 1, payload: [1])
+        var it = updates.makeAsyncIterator()
+        var seen: UInt64 = 0
+        while seen < 1 { seen = await it.next() ?? 99 }
+        #expect(seen == 1)
+        w.close()
+    }
+
+    @Test("an oversized payload is refused, not truncated")
+    func tooLarge() throws {
+        let w = try LogWriter.open(directory: tempDir())
+        #expect(throws: LogError.self) { try w.appendBlocking([LogEntry(type: 1, payload: [UInt8](repeating: 0, count: Record.maxPayload + 1))]) }
+        w.close()
+    }
+}
+
+@Suite("Recovery from torn writes and damage")
+struct RecoveryTests {
+    @Test("truncation at every byte offset of the last records gives exactly the longest valid prefix")
+    func everyOffset() throws {
+        let src = tempDir()
+        try writeLog(src, count: 20)
+        let full = try Data(contentsOf: URL(fileURLWithPath: segmentPath(src)))
+        let bytes = [UInt8](full)
+        let offsets = recordOffsets(bytes)
+        let startCut = offsets[offsets.count - 3]
+        for cut in startCut...bytes.count {
+            let dir = tempDir()
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(bytes[..<cut]).write(to: URL(fileURLWithPath: segmentPath(dir)))
+            let w = try LogWriter.open(directory: dir)
+            let complete = offsets.enumerated().filter { i, off in (i + 1 < offsets.count ? offsets[i + 1] : bytes.count) <= cut }.count
+            #expect(w.recovery.lastSeq == UInt64(complete), "cut at \(cut)")
+            #expect(w.recovery.gaps.isEmpty)
+            w.close()
+            let recs = try readAll(dir)
+            let seqs: [UInt64] = recs.map(\.seq)
+            #expect(seqs == (complete == 0 ? [] : Array(1...UInt64(complete))))
+        }
+    }
+
+    @Test("a zero-filled tail is cut back")
+    func zeroTail() throws {
+        let dir = tempDir()
+        try writeLog(dir, count: 5)
+        let h = FileHandle(forWritingAtPath: segmentPath(dir))!
+        h.seekToEndOfFile()
+        h.write(Data(count: 4096))
+        h.closeFile()
+        let w = try LogWriter.open(directory: dir)
+        #expect(w.recovery.lastSeq == 5)
+        #expect(w.recovery.truncatedBytes == 4096)
+        w.close()
+    }
+
+    @Test("a bit flip mid-log is set aside as a gap; every valid record after it is kept", arguments: 0..<40)
+    func bitFlip(trial: Int) throws {
+        var rng = SystemRandomNumberGenerator()
+        let dir = tempDir()
+        try writeLog(dir, count: 30)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segmentPath(dir))))
+        let offsets = recordOffsets(bytes)
+        let pos = Int.random(in: Segment.headerSize..<bytes.count, using: &rng)
+        bytes[pos] ^= UInt8(1 << Int.random(in: 0..<8, using: &rng))
+        try Data(bytes).write(to: URL(fileURLWithPath: segmentPath(dir)))
+        let hit = offsets.lastIndex { $0 <= pos }!  // 0-based index of the damaged record
+        let w = try LogWriter.open(directory: dir)
+        w.close()
+        let recs = try readAll(dir)
+        if hit == offsets.count - 1 {
+            // Damage in the last record is indistinguishable from a torn write: the prefix stays.
+            #expect(recs.map(\.seq) == Array(1...29))
+        } else {
+            #expect(w.recovery.gaps.count == 1)
+            #expect(recs.map(\.seq) == Array(1...30))
+            for r in recs where r.seq != UInt64(hit + 1) { #expect(r.payload == payload(r.seq)) }
+            #expect(recs[hit].type == GapRecord.type)
+            #expect(FileManager.default.fileExists(atPath: segmentPath(dir) + ".damaged"))
+            let rep = try LogVerifier(directory: dir).run()
+            #expect(rep.gaps.count == 1)
+            #expect(rep.ok, "\(rep.problems)")
+        }
+    }
+}
+
+@Suite("Crash safety under a power-cut file layer")
+struct CrashTests {
+    @Test("every acknowledged event survives, in order, and nothing is invented (2000 seeded cuts)")
+    func seededCrashes() throws {
+        for seed in UInt64(1)...2000 {
+            try crashCase(seed: seed)
+        }
+    }
+
+    func crashCase(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let fs = CrashFileSystem()
+        let dir = "/data/log"
+        var o = LogWriter.Options()
+        o.fileSystem = fs
+        o.maxSegmentBytes = Int.random(in: 600...4000, using: &rng)
+        var acked: [UInt64: [UInt8]] = [:]
+        var attempted: [UInt64: [UInt8]] = [:]
+        var next: UInt64 = 1
+        for _ in 0..<3 {  // several crash/reopen rounds per case
+            fs.powerFails(afterOps: Int.random(in: 0...40, using: &rng))
+            guard let w = try? LogWriter.open(directory: dir, options: o) else {
+                fs.crash(using: &rng)
+                continue
+            }
+            next = w.recovery.lastSeq + 1
+            loop: for _ in 0..<Int.random(in: 1...12, using: &rng) {
+                let n = Int.random(in: 1...4, using: &rng)
+                let entries = (0..<n).map { i in LogEntry(type: 1, payload: Array("s\(seed)-\(next + UInt64(i))-\(Int.random(in: 0...999, using: &rng))".utf8)) }
+                for (i, e) in entries.enumerated() { attempted[next + UInt64(i)] = e.payload }
+                do {
+                    let seqs = try w.appendBlocking(entries)
+                    for (s, e) in zip(seqs, entries) { acked[s] = e.payload }
+                    next += UInt64(n)
+                } catch {
+                    break loop
+                }
+            }
+            w.close()
+            fs.crash(using: &rng)
+        }
+        let w = try LogWriter.open(directory: dir, options: o)
+        #expect(w.recovery.gaps.isEmpty, "seed \(seed): \(w.recovery.gaps)")
+        w.close()
+        let recs = try readAll(dir, fs: fs)
+        let seqs: [UInt64] = recs.map(\.seq)
+        let dense: [UInt64] = recs.isEmpty ? [] : Array(1...UInt64(recs.count))
+        #expect(seqs == dense, "seed \(seed)")
+        var got: [UInt64: [UInt8]] = [:]
+        for r in recs { got[r.seq] = r.payload }
+        for (s, p) in acked { #expect(got[s] == p, "seed \(seed): acknowledged seq \(s) lost or changed") }
+        for r in recs { #expect(attempted[r.seq] == r.payload, "seed \(seed): seq \(r.seq) invented") }
+        _ = next
+    }
+}
+
+@Suite("Tamper evidence")
+struct TamperTests {
+    func fresh(_ n: UInt64 = 10) throws -> (String, [UInt8]) {
+        let dir = tempDir()
+        try writeLog(dir, count: n)
+        return (dir, [UInt8](try Data(contentsOf: URL(fileURLWithPath: segmentPath(dir)))))
+    }
+    func store(_ dir: String, _ b: [UInt8]) throws { try Data(b).write(to: URL(fileURLWithPath: segmentPath(dir))) }
+
+    @Test("an untouched log verifies")
+    func clean() throws {
+        let (dir, _) = try fresh()
+        let rep = try LogVerifier(directory: dir).run()
+        #expect(rep.ok)
+        #expect(rep.records == 10)
+        #expect(rep.lastSeq == 10)
+    }
+
+    @Test("an edited payload with a recomputed CRC breaks the chain")
+    func editedPayload() throws {
+        var (dir, b) = try fresh()
+        let off = recordOffsets(b)[4]
+        _ = rewriteRecord(&b, at: off) { $0.payload = Array("forged".utf8) }
+        try store(dir, b)
+        let rep = try LogVerifier(directory: dir).run()
+        #expect(!rep.ok)
+        #expect(rep.problems.contains { $0.seq == 5 && $0.message.contains("chain") })
+    }
+
+    @Test("a record deleted from the middle is detected")
+    func deleted() throws {
+        var (dir, b) = try fresh()
+        let offs = recordOffsets(b)
+        b.removeSubrange(offs[4]..<offs[5])
+        try store(dir, b)
+        let rep = try LogVerifier(directory: dir).run()
+        #expect(!rep.ok)
+    }
+
+    @Test("a swapped pair is detected")
+    func swapped() throws {
+        var (dir, b) = try fresh()
+        let offs = recordOffsets(b)
+        let r4 = Array(b[offs[3]..<offs[4]]), r5 = Array(b[offs[4]..<offs[5]])
+        b.replaceSubrange(offs[3]..<offs[5], with: r5 + r4)
+        try store(dir, b)
+        #expect(!(try LogVerifier(directory: dir).run().ok))
+    }
+
+    @Test("a redacted payload keeps the chain valid and is counted, not reported")
+    func redacted() throws {
+        var (dir, b) = try fresh()
+        let off = recordOffsets(b)[2]
+        _ = rewriteRecord(&b, at: off) { r in
+            r.payload = r.payloadHash
+            r.flags.insert(.redacted)
+        }
+        try store(dir, b)
+        let rep = try LogVerifier(directory: dir).run()
+        #expect(rep.ok, "\(rep.problems)")
+        #expect(rep.redacted == 1)
+    }
+
+    @Test("a signed checkpoint verifies; a re-chained edit before it is caught")
+    func checkpoint() throws {
+        let dir = tempDir()
+        let key = Curve25519.Signing.PrivateKey()
+        let w = try LogWriter.open(directory: dir)
+        for s in UInt64(1)...5 { try w.appendBlocking([LogEntry(type: 1, payload: payload(s))]) }
+        w.close()
+        let chain5 = try LogVerifier(directory: dir).run().lastChain
+        let w2 = try LogWriter.open(directory: dir)
+        try w2.appendBlocking([try Checkpoint.entry(seq: 5, chain: chain5, keyID: "k1", key: key)])
+        w2.close()
+        let lookup: LogVerifier.KeyLookup = { $0 == "k1" ? key.publicKey : nil }
+        let ok = try LogVerifier(directory: dir, keys: lookup).run()
+        #expect(ok.ok, "\(ok.problems)")
+        #expect(ok.checkpointsVerified == 1)
+
+        // Edit record 3 and recompute every chain after it: only the checkpoint can tell.
+        var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segmentPath(dir))))
+        var prev = [UInt8](repeating: 0, count: 32)
+        var off = Segment.headerSize
+        while off < b.count {
+            off += rewriteRecord(&b, at: off) { r in
+                if r.seq == 3 { r.payload = Array("forged".utf8) }
+                if r.type != Checkpoint.type {
+                    r.chain = RecordCodec.chainHash(previous: prev, type: r.type, seq: r.seq, wallNs: r.wallNs, monoNs: r.monoNs, payloadHash: r.payloadHash)
+                }
+                prev = r.chain
+            }
+        }
+        try Data(b).write(to: URL(fileURLWithPath: segmentPath(dir)))
+        let bad = try LogVerifier(directory: dir, keys: lookup).run()
+        #expect(!bad.ok)
+        #expect(bad.problems.contains { $0.message.contains("checkpoint") })
+    }
+}
