@@ -1,0 +1,141 @@
+/// One lane's state machine: pairs a credential and a temperature reading taken in either order
+/// within the pairing window, runs retests with a cool-down, times out to `no_temperature`, and
+/// returns the actions to perform. Pure: time comes in with every input.
+public struct Lane: Sendable {
+    public enum Input: Sendable {
+        case credential(Credential, at: Timestamp)
+        case reading(Reading)
+        /// A staff member arms an override for the next decision on this lane.
+        case override(Override, at: Timestamp)
+        case tick(now: Timestamp)
+    }
+
+    public enum Light: String, Sendable, Codable { case green, red, amber, off }
+
+    public enum Action: Sendable, Equatable {
+        /// A decision to append to the log (before any output moves).
+        case decided(Decision, facts: Summary)
+        case pulseRelay(milliseconds: Int)
+        case light(Light)
+        case alarm
+        case promptRetest
+    }
+
+    /// What the event records about the passage besides the decision.
+    public struct Summary: Sendable, Equatable, Codable {
+        public var lane: String
+        public var direction: Direction
+        public var credentialKind: String
+        public var readings: [Reading]
+        public var retests: Int
+    }
+
+    /// Where the policy's inputs come from at the moment of a decision.
+    public struct Context: Sendable {
+        public var registry: RegistrySnapshot
+        public var config: RulesConfig
+        public var localMinute: Int
+        public var maskConfirmed: Bool?
+        public init(registry: RegistrySnapshot, config: RulesConfig, localMinute: Int = 720, maskConfirmed: Bool? = nil) {
+            self.registry = registry
+            self.config = config
+            self.localMinute = localMinute
+            self.maskConfirmed = maskConfirmed
+        }
+    }
+
+    struct Pending: Sendable {
+        var credential: Credential
+        var readings: [Reading]
+        var retests: Int
+        var deadline: Timestamp
+        var cooldownUntil: Timestamp
+        var override: Override?
+    }
+
+    public let id: String
+    public let direction: Direction
+    private(set) var pending: Pending?
+    private var looseReading: Reading?
+    private var armedOverride: (Override, Timestamp)?
+
+    public init(id: String, direction: Direction) {
+        self.id = id
+        self.direction = direction
+    }
+
+    /// True while a passage is waiting for its reading or a retest.
+    public var isBusy: Bool { pending != nil }
+
+    public mutating func handle(_ input: Input, _ ctx: Context) -> [Action] {
+        let window = Timestamp(ctx.config.pairingWindowSeconds.rounded(.up))
+        switch input {
+        case .override(let o, let at):
+            armedOverride = (o, at)
+            return []
+        case .credential(let cred, let at):
+            var actions: [Action] = []
+            if let p = pending, p.credential != cred {
+                // A new person while the previous one never completed: close that one first.
+                actions += decide(ctx, now: at, final: true)
+            }
+            if pending != nil { return actions }  // the same credential scanned twice
+            var readings: [Reading] = []
+            if let r = looseReading, at - r.at <= window { readings.append(r) }
+            looseReading = nil
+            var ov: Override? = nil
+            if let (o, t) = armedOverride, at - t <= window { ov = o }
+            armedOverride = nil
+            pending = Pending(credential: cred, readings: readings, retests: 0, deadline: at + window, cooldownUntil: at, override: ov)
+            if !readings.isEmpty { actions += decide(ctx, now: at, final: false) }
+            return actions
+        case .reading(let r):
+            guard var p = pending else {
+                looseReading = r
+                return []
+            }
+            p.readings.append(r)
+            pending = p
+            if r.at < p.cooldownUntil { return [] }  // recorded, but the retest needs a fresh measurement
+            return decide(ctx, now: r.at, final: false)
+        case .tick(let now):
+            if let r = looseReading, now - r.at > window { looseReading = nil }
+            if let (_, t) = armedOverride, now - t > window { armedOverride = nil }
+            guard let p = pending, now >= p.deadline else { return [] }
+            return decide(ctx, now: now, final: true)
+        }
+    }
+
+    private mutating func decide(_ ctx: Context, now: Timestamp, final: Bool) -> [Action] {
+        guard var p = pending else { return [] }
+        let facts = PassageFacts(lane: id, direction: direction, credential: p.credential, readings: p.readings, retestsUsed: p.retests, final: final, now: now, localMinute: ctx.localMinute, maskConfirmed: ctx.maskConfirmed, override: p.override)
+        let d = Policy.decide(facts, registry: ctx.registry, config: ctx.config)
+        let summary = Summary(lane: id, direction: direction, credentialKind: p.credential.kindName, readings: p.readings, retests: p.retests)
+        var actions: [Action] = [.decided(d, facts: summary)]
+        switch d.outcome {
+        case .retest:
+            p.retests += 1
+            p.cooldownUntil = now + Timestamp(ctx.config.retestCooldownSeconds.rounded(.up))
+            p.deadline = p.cooldownUntil + Timestamp(ctx.config.pairingWindowSeconds.rounded(.up))
+            pending = p
+            actions += [.light(.amber), .promptRetest]
+        case .admit:
+            pending = nil
+            actions += [.light(.green), .pulseRelay(milliseconds: ctx.config.relayPulseMs)]
+        case .deny:
+            pending = nil
+            actions.append(.light(.red))
+            if d.alarm { actions.append(.alarm) }
+        }
+        return actions
+    }
+}
+
+extension Credential {
+    public var kindName: String {
+        switch self {
+        case .qr: "qr"
+        case .idCard: "id_card"
+        }
+    }
+}
