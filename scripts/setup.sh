@@ -10,4 +10,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 # The Modbus driver is also tested against an independent peer (pymodbus) on a pty pair.
-python3 -c 'import pymodbus, serial' 2>/dev/null || python3 -m pip install -q 'pymodbus>=3.6,<4' pyserial || echo "note: pymodbus not installed; its interop test will be skipped"
+python3 -c 'import sys, serial, pymodbus; sys.exit(pymodbus.__version__ != "3.8.6")' 2>/dev/null || python3 -m pip install -q 'pymodbus==3.8.6' pyserial || echo "note: pymodbus not installed; its interop test will be skipped"

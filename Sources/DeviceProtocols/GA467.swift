@@ -97,6 +97,17 @@ public enum GA467 {
     /// The text block of a card (256 bytes UCS-2LE, space padded).
     public struct CardText: Sendable, Equatable, Codable {
         public var name, sex, nation, birth, address, idNumber, issuer, validFrom, validTo: String
+        public init(name: String, sex: String, nation: String, birth: String, address: String, idNumber: String, issuer: String, validFrom: String, validTo: String) {
+            self.name = name
+            self.sex = sex
+            self.nation = nation
+            self.birth = birth
+            self.address = address
+            self.idNumber = idNumber
+            self.issuer = issuer
+            self.validFrom = validFrom
+            self.validTo = validTo
+        }
     }
 
     /// Decodes the read reply's data: text length (BE), photo length (BE), text, photo.
