@@ -24,14 +24,20 @@ public final class LogCursor {
 
     deinit { file?.close() }
 
-    /// Returns up to `limit` records that are available now (possibly none).
-    public func next(limit: Int = 1024) throws -> [Record] {
+    /// Returns up to `limit` records that are available now (possibly none), none above `upTo`
+    /// (a follower that must see only durable records passes the writer's durable sequence).
+    public func next(limit: Int = 1024, upTo: UInt64 = .max) throws -> [Record] {
         var out: [Record] = []
         while out.count < limit {
             if file == nil {
                 guard try openSegment() else { return out }
             }
+            let mark = offset
             if let r = try readOne() {
+                if r.seq > upTo {
+                    offset = mark
+                    return out
+                }
                 if r.seq >= nextSeq {
                     out.append(r)
                     nextSeq = r.seq + 1

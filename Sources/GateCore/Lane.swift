@@ -28,6 +28,13 @@ public struct Lane: Sendable {
         public var credentialKind: String
         public var readings: [Reading]
         public var retests: Int
+        public init(lane: String, direction: Direction, credentialKind: String, readings: [Reading], retests: Int) {
+            self.lane = lane
+            self.direction = direction
+            self.credentialKind = credentialKind
+            self.readings = readings
+            self.retests = retests
+        }
     }
 
     /// Where the policy's inputs come from at the moment of a decision.

@@ -134,4 +134,20 @@ public struct Decision: Sendable, Equatable, Codable {
     public var override: Override?
     /// The reason that was overridden, when `reason` is `override` or `secondary_screening`.
     public var overridden: Reason?
+
+    public init(outcome: Outcome, reason: Reason, personID: String? = nil, personKind: PersonKind? = nil, personName: String? = nil, household: String? = nil, passID: String? = nil, temperature: Double? = nil, flags: [String] = [], alarm: Bool = false, alert: Bool = false, override: Override? = nil, overridden: Reason? = nil) {
+        self.outcome = outcome
+        self.reason = reason
+        self.personID = personID
+        self.personKind = personKind
+        self.personName = personName
+        self.household = household
+        self.passID = passID
+        self.temperature = temperature
+        self.flags = flags
+        self.alarm = alarm
+        self.alert = alert
+        self.override = override
+        self.overridden = overridden
+    }
 }

@@ -1,0 +1,82 @@
+import EventLog
+import Foundation
+import GateCore
+
+/// The SQLite mirror of the event log: a follower that inserts events in batches, idempotent by
+/// sequence number, with its cursor stored in the same transaction, so after any crash it resumes
+/// exactly where the database says it is.
+public final class Mirror: @unchecked Sendable {
+    public let store: Store
+    let logDir: String
+    private var cursor: LogCursor
+    private let decoder = JSONDecoder()
+    private let dayFormatter: DateFormatter = {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return f
+    }()
+
+    public init(store: Store, logDir: String) throws {
+        self.store = store
+        self.logDir = logDir
+        let last = try store.db.query("SELECT last_seq FROM mirror_cursor WHERE id = 1") { UInt64($0.int(0)) }.first ?? 0
+        cursor = LogCursor(directory: logDir, from: last + 1)
+    }
+
+    public var lastSeq: UInt64 { cursor.nextSeq - 1 }
+
+    /// Applies available records up to `upTo`; returns how many were applied.
+    @discardableResult
+    public func catchUp(upTo: UInt64 = .max, batch: Int = 1000, replayRegistry: Bool = false) throws -> Int {
+        var total = 0
+        let insert = try store.db.prepare("INSERT OR IGNORE INTO events(seq, type, kind, wall_ns, day, lane, direction, outcome, reason, person, person_kind, household, temperature, alert, clock_unsynced, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        let setCursor = try store.db.prepare("UPDATE mirror_cursor SET last_seq = ? WHERE id = 1")
+        while true {
+            let recs = try cursor.next(limit: batch, upTo: upTo)
+            if recs.isEmpty { return total }
+            try store.db.transaction {
+                for r in recs {
+                    let e = try? decoder.decode(GateEvent.self, from: Data(r.payload))
+                    let kind: String = switch r.type {
+                    case GapRecord.type: "gap"
+                    case Checkpoint.type: "checkpoint"
+                    default: e?.kind.rawValue ?? (r.flags.contains(.redacted) ? "redacted" : "unknown")
+                    }
+                    let day = dayFormatter.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9))
+                    let d = e?.decision
+                    try insert.bind([
+                        .int(Int64(r.seq)), .int(Int64(r.type)), .text(kind), .int(r.wallNs), .text(day), .opt(e?.lane), .opt(e?.direction?.rawValue),
+                        .opt(d?.outcome.rawValue), .opt(d?.reason.rawValue), .opt(d?.personID), .opt(d?.personKind?.rawValue), .opt(d?.household),
+                        .opt(d?.temperature), .opt(e?.alert), .int(r.flags.contains(.clockUnsynced) ? 1 : 0),
+                        .text(r.type == Checkpoint.type || r.type == GapRecord.type && e == nil ? String(decoding: r.payload.prefix(4096), as: UTF8.self).filter { $0.isASCII } : String(decoding: r.payload, as: UTF8.self)),
+                    ])
+                    while try insert.step() {}
+                    if replayRegistry, let e, e.kind == .registryChange { try store.replay(e) }
+                }
+                try setCursor.bind([.int(Int64(recs.last!.seq))])
+                while try setCursor.step() {}
+            }
+            total += recs.count
+        }
+    }
+
+    /// Recreates the database from the log: a fresh file is built beside the old one (events and,
+    /// from registry events, the registry tables) and then renamed over it.
+    public static func rebuild(dataDir: String, logDir: String) throws -> Int {
+        let tmpDir = dataDir + "/.rebuild"
+        try? FileManager.default.removeItem(atPath: tmpDir)
+        try FileManager.default.createDirectory(atPath: tmpDir, withIntermediateDirectories: true)
+        let n: Int
+        do {
+            let fresh = try Store.open(dataDir: tmpDir)
+            let m = try Mirror(store: fresh, logDir: logDir)
+            n = try m.catchUp(replayRegistry: true)
+            try fresh.db.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dataDir + "/postern.db" + suffix) }
+        guard rename(tmpDir + "/postern.db", dataDir + "/postern.db") == 0 else { throw Database.Error(message: "cannot replace \(dataDir)/postern.db") }
+        try? FileManager.default.removeItem(atPath: tmpDir)
+        return n
+    }
+}
