@@ -45,7 +45,8 @@ let package = Package(
         .target(
             name: "GateDaemon",
             dependencies: [
-                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices",
+                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -53,8 +54,9 @@ let package = Package(
         .executableTarget(
             name: "postern",
             dependencies: [
-                "GateDaemon",
+                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(name: "GateTestSupport", dependencies: ["Devices", "DeviceProtocols", "EventLog", "CSysShim"]),

@@ -94,7 +94,7 @@ public enum ModbusRTU {
 
     /// How a pyrometer's registers hold temperatures.
     public struct RegisterMap: Sendable, Codable, Equatable {
-        public enum Scale: String, Sendable, Codable { case tenths, hundredths, float32 }
+        public enum Scale: String, Sendable, Codable, CaseIterable { case tenths, hundredths, float32 }
         public var function: UInt8 = 4
         public var objectRegister: UInt16 = 0x12
         public var ambientRegister: UInt16? = 0x14

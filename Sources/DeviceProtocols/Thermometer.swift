@@ -62,7 +62,7 @@ public struct GYMCU90614Decoder: Sendable {
 /// Thermometers that print a line with a number: CR/LF/CRLF terminated, a configurable pattern
 /// whose first capture group (or whole match) is the value, in °C or °F.
 public struct AsciiLineDecoder: Sendable {
-    public enum Unit: String, Sendable, Codable { case celsius = "C", fahrenheit = "F" }
+    public enum Unit: String, Sendable, Codable, CaseIterable { case celsius = "C", fahrenheit = "F" }
     var lines: LineFramer
     let pattern: String
     let unit: Unit
@@ -93,16 +93,21 @@ public struct AsciiLineDecoder: Sendable {
     }
 }
 
-/// Rejects values no human forehead has and values stuck at one number (a dead sensor often
-/// repeats its last frame): such readings are reported, not passed on as normal.
+/// Rejects values outside what the sensor can physically report (a decoding or wiring fault) and
+/// person-level values stuck at one number (a dead sensor repeats its last frame): such readings are
+/// reported, not passed on as normal. Whether a value is plausible for a person is the policy's
+/// business (rule 2), not the driver's. An empty scene repeating the ambient value is normal.
 public struct ReadingSanity: Sendable {
     public var minimum: Double
     public var maximum: Double
     public var stuckCount: Int
+    /// Only values at or above this are checked for being stuck.
+    public var stuckAbove: Double
     var last: Double?
     var repeats = 0
 
-    public init(minimum: Double = 20, maximum: Double = 50, stuckCount: Int = 50) {
+    public init(minimum: Double = -40, maximum: Double = 125, stuckCount: Int = 200, stuckAbove: Double = 30) {
+        self.stuckAbove = stuckAbove
         self.minimum = minimum
         self.maximum = maximum
         self.stuckCount = stuckCount
@@ -114,7 +119,10 @@ public struct ReadingSanity: Sendable {
         if v == last { repeats += 1 } else { repeats = 0 }
         last = v
         if v.isNaN || v < minimum || v > maximum { return .implausible("\(v) °C outside \(minimum)…\(maximum)") }
-        if repeats >= stuckCount { return .stuck("\(v) °C repeated \(repeats + 1) times") }
+        if v >= stuckAbove && repeats >= stuckCount {
+            // Report once per stuck run, then again every `stuckCount` frames.
+            return repeats % stuckCount == 0 ? .stuck("\(v) °C repeated \(repeats + 1) times") : .ok
+        }
         return .ok
     }
 }

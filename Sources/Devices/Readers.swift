@@ -47,7 +47,8 @@ public struct GA467Driver: SerialDriver {
     var decoder = GA467.Decoder()
     var deadline = 0.0
     var nextFind = 0.0
-    var cardPresent = false
+    /// The ID number last reported while its card stays on the reader (reported once per placement).
+    var present: String?
     public let tickInterval = 0.05
     let findInterval: Double
     let timeout: Double
@@ -79,15 +80,11 @@ public struct GA467Driver: SerialDriver {
     mutating func handle(_ f: GA467.Frame, now: Double) -> [DriverAction] {
         switch (step, f.sw3) {
         case (.finding, 0x9F):
-            if cardPresent {
-                step = .idle
-                return []
-            }
             step = .selecting
             deadline = now + timeout
             return [.write(GA467.select)]
         case (.finding, 0x80):
-            cardPresent = false
+            present = nil
             step = .idle
             return []
         case (.selecting, 0x90):
@@ -98,7 +95,10 @@ public struct GA467Driver: SerialDriver {
             step = .idle
             switch GA467.parseRead(f.data) {
             case .success(let card):
-                cardPresent = true
+                // A card left on the reader is read again each cycle; report it once. A different
+                // card swapped in between two polls is a new credential.
+                if present == card.idNumber { return [] }
+                present = card.idNumber
                 return [.emit(.credential(device: name, text: card.idNumber, isIDCard: true, at: wallSeconds()))]
             case .failure(let e):
                 return [.emit(.fault(device: name, message: e.description))]

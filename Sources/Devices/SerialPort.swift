@@ -7,7 +7,7 @@ import Glibc
 /// non-blocking. The only place termios is touched.
 public final class SerialPort: @unchecked Sendable {
     public struct Settings: Sendable, Equatable, Codable {
-        public enum Parity: String, Sendable, Codable { case none, even, odd }
+        public enum Parity: String, Sendable, Codable, CaseIterable { case none, even, odd }
         public var baud: Int = 9600
         public var parity: Parity = .none
         public var stopBits: Int = 1

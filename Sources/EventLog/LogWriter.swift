@@ -130,6 +130,21 @@ public final class LogWriter: @unchecked Sendable {
         return box.seqs
     }
 
+    /// Appends one entry built from the sequence number and chain hash of the record just before
+    /// it, atomically with respect to other appends (signed checkpoints).
+    @discardableResult
+    public func appendChained(_ build: @escaping (UInt64, [UInt8]) throws -> LogEntry) async throws -> UInt64 {
+        let box = SeqBox()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            do {
+                box.seqs = try enqueue(nil, build: build) { result in c.resume(with: result.mapError { $0 as any Error }) }
+            } catch {
+                c.resume(throwing: error)
+            }
+        }
+        return box.seqs[0]
+    }
+
     /// Blocking variant for command-line tools and threads outside Swift concurrency.
     @discardableResult
     public func appendBlocking(_ entries: [LogEntry]) throws -> [UInt64] {
@@ -183,7 +198,8 @@ public final class LogWriter: @unchecked Sendable {
 
     deinit { close() }
 
-    private func enqueue(_ entries: [LogEntry], done: @escaping @Sendable (Result<Void, LogError>) -> Void) throws -> [UInt64] {
+    private func enqueue(_ given: [LogEntry]?, build: ((UInt64, [UInt8]) throws -> LogEntry)? = nil, done: @escaping @Sendable (Result<Void, LogError>) -> Void) throws -> [UInt64] {
+        var entries = given ?? []
         for e in entries where e.payload.count > Record.maxPayload {
             throw LogError(.tooLarge, "payload of \(e.payload.count) bytes exceeds \(Record.maxPayload)")
         }
@@ -195,6 +211,7 @@ public final class LogWriter: @unchecked Sendable {
         defer { cond.unlock() }
         if let failure { throw failure }
         if closing { throw LogError(.closed, "log writer is closed") }
+        if let build { entries = [try build(nextSeq - 1, chain)] }
         var seqs: [UInt64] = []
         seqs.reserveCapacity(entries.count)
         if pendingBytes.isEmpty { pendingFirstSeq = nextSeq }

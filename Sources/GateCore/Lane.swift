@@ -65,6 +65,7 @@ public struct Lane: Sendable {
     private(set) var pending: Pending?
     private var looseReading: Reading?
     private var armedOverride: (Override, Timestamp)?
+    private var lastDecided: Timestamp?
 
     public init(id: String, direction: Direction) {
         self.id = id
@@ -98,6 +99,7 @@ public struct Lane: Sendable {
             return actions
         case .reading(let r):
             guard var p = pending else {
+                if let t = lastDecided, Double(r.at - t) < ctx.config.readingHoldoffSeconds { return [] }
                 looseReading = r
                 return []
             }
@@ -128,9 +130,11 @@ public struct Lane: Sendable {
             actions += [.light(.amber), .promptRetest]
         case .admit:
             pending = nil
+            lastDecided = now
             actions += [.light(.green), .pulseRelay(milliseconds: ctx.config.relayPulseMs)]
         case .deny:
             pending = nil
+            lastDecided = now
             actions.append(.light(.red))
             if d.alarm { actions.append(.alarm) }
         }

@@ -10,6 +10,9 @@ public struct RulesConfig: Sendable, Equatable, Codable {
     public var retests = 1
     public var retestCooldownSeconds = 3.0
     public var pairingWindowSeconds = 15.0
+    /// A reading this soon after a passage was decided belongs to the person who just left, not to
+    /// the next credential: it is not kept for pairing.
+    public var readingHoldoffSeconds = 2.0
     public var quotaExits = 1
     public var quotaDays = 2
     public var isolationDays = 14

@@ -129,7 +129,8 @@ struct LineTests {
 
     @Test("implausible and stuck readings are reported")
     func sanity() {
-        var s = ReadingSanity(stuckCount: 3)
+        var s = ReadingSanity(stuckCount: 3, stuckAbove: 30)
+        for _ in 0..<10 { #expect(s.check(25.0) == .ok) }  // an empty scene repeats the ambient value
         #expect(s.check(-300) != .ok)
         #expect(s.check(36.5) == .ok)
         #expect(s.check(36.5) == .ok)

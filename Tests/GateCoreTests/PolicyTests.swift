@@ -321,3 +321,21 @@ struct LaneTests {
         #expect(decisions(lane.handle(.reading(Reading(celsius: 36.5, device: "t", at: t + 11)), ctx(c))).map(\.reason) == [.lockdown])
     }
 }
+
+@Suite("Lane: readings belong to the right person")
+struct LaneAttributionTests {
+    @Test("a reading just after a decision is not paired with the next credential")
+    func holdoff() {
+        var c = Community()
+        let ctx = Lane.Context(registry: c.registry, config: c.config)
+        var lane = Lane(id: "gate1", direction: .in)
+        let t = Community.day
+        _ = lane.handle(.credential(.qr("forged"), at: t), ctx)
+        _ = lane.handle(.reading(Reading(celsius: 36.5, device: "t", at: t + 1)), ctx)  // decided: denied
+        _ = lane.handle(.reading(Reading(celsius: 36.6, device: "t", at: t + 2)), ctx)  // the denied person again
+        let next = lane.handle(.credential(.qr(c.pass("r1")), at: t + 3), ctx)
+        #expect(next.isEmpty, "the late reading must not be attributed to the next person")
+        let a = lane.handle(.reading(Reading(celsius: 38.4, device: "t", at: t + 4)), ctx)
+        if case .decided(let d, _)? = a.first { #expect(d.reason == .feverRetest) } else { Issue.record("no decision") }
+    }
+}

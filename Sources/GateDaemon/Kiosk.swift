@@ -1,0 +1,233 @@
+import Crypto
+import DeviceProtocols
+import Devices
+import EventLog
+import Foundation
+import GateCore
+import GateStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The whole kiosk, composed: event log, mirror, registry, devices, GPIO, lanes, reload and the
+/// systemd notifier as services in one `ServiceGroup`. `start` does every fail-fast check (config,
+/// data directory lock, GPIO chip, required devices) before anything runs; `run` serves until
+/// SIGTERM, then leaves every output safe and the log flushed.
+public final class Kiosk: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// GPIO backends per lane (the demo and tests pass simulated chips).
+        public var gpio: [String: any GpioBackend] = [:]
+        public var notifier = SystemdNotifier()
+        public var tickInterval = 0.2
+        public var logClock: any LogClock = SystemClock()
+        public init() {}
+    }
+
+    public let config: KioskConfig
+    public let configPath: String?
+    public let writer: LogWriter
+    public let journal: Journal
+    public let store: Store
+    public let controller: Controller
+    public let io: [String: GateIO]
+    let devices: [SerialDevice]
+    let mirror: Mirror
+    let logger: Logger
+    let options: Options
+    let inputs: AsyncStream<Controller.Input>
+    let feed: AsyncStream<Controller.Input>.Continuation
+    let kioskKey: Curve25519.Signing.PrivateKey
+    public var logDir: String { config.dataDir + "/log" }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    public static func start(config: KioskConfig, configPath: String? = nil, options: Options = Options(), logger: Logger) throws -> Kiosk {
+        try Kiosk(config: config, configPath: configPath, options: options, logger: logger)
+    }
+
+    init(config: KioskConfig, configPath: String?, options: Options, logger: Logger) throws {
+        self.config = config
+        self.configPath = configPath
+        self.options = options
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        var lo = LogWriter.Options()
+        lo.clock = options.logClock
+        writer = try LogWriter.open(directory: config.dataDir + "/log", options: lo)
+        journal = Journal(writer: writer)
+        let (stream, cont) = AsyncStream<Controller.Input>.makeStream()
+        inputs = stream
+        feed = cont
+        var opened: [GateIO] = []
+        do {
+            kioskKey = try KioskKey.loadOrCreate(dataDir: config.dataDir)
+            store = try Store.open(dataDir: config.dataDir)
+            _ = try store.drainAudit(into: writer)
+            mirror = try Mirror(store: store, logDir: config.dataDir + "/log")
+            try mirror.catchUp(upTo: writer.durableSeq)
+            var snapshot = try store.snapshot(extraKeys: config.keys)
+            let h = try store.history(since: Timestamp(Date().timeIntervalSince1970) - Timestamp(config.rules.quotaDays) * 86_400)
+            snapshot.householdExits = h.exits
+            snapshot.presence = h.presence
+
+            var ios: [String: GateIO] = [:]
+            for lane in config.lanes {
+                let backend: any GpioBackend
+                if let b = options.gpio[lane.id] {
+                    backend = b
+                } else if config.gpioChip == "simulated" {
+                    backend = SimulatedGpio()
+                } else {
+                    backend = try LibgpiodBackend(chip: config.gpioChip)
+                }
+                let laneID = lane.id
+                let io = try GateIO(backend: backend, outputs: lane.outputs, inputs: lane.inputs, debounceMs: config.debounceMs) { e in
+                    if case .input(let l, let a, let t) = e { cont.yield(.device(.input(line: "\(laneID)/\(l)", active: a, at: t))) } else { cont.yield(.device(e)) }
+                }
+                opened.append(io)
+                ios[lane.id] = io
+            }
+            io = ios
+            let sink: DeviceSink = { cont.yield(.device($0)) }
+            var devs: [SerialDevice] = []
+            for d in config.devices {
+                let driver = try Self.driver(for: d, rules: config.rules)
+                if d.required {
+                    // Fail fast: a required device that cannot be opened now is a start error.
+                    if driver.node == .tty {
+                        do { try SerialPort(path: d.path, settings: driver.settings).close() } catch {
+                            throw StartError(message: "required device \(d.id): \(error)")
+                        }
+                    } else if access(d.path, R_OK) != 0 {
+                        throw StartError(message: "required device \(d.id): cannot read \(d.path)")
+                    }
+                }
+                devs.append(SerialDevice(path: d.path, driver: driver, sink: sink))
+            }
+            devices = devs
+            let store = store
+            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger, onVisitorEntry: { id in try? store.useVisitorEntry(id) })
+            var start = GateEvent(kind: .system, at: wallSeconds())
+            let r = writer.recovery
+            start.message = "started: log seq \(r.firstSeq)…\(r.lastSeq), \(r.truncatedBytes) torn bytes cut, \(r.gaps.count) damaged ranges set aside"
+            _ = try journal.appendBlocking(start)
+            for g in r.gaps {
+                var e = GateEvent(kind: .alert, at: wallSeconds())
+                e.alert = "log_damage"
+                e.message = "records \(g.lostFrom)…\(g.lostTo) damaged (\(g.reason)); bytes kept in \(g.keptAt)"
+                _ = try journal.appendBlocking(e)
+                logger.critical("event log damage set aside: \(e.message!)")
+            }
+        } catch {
+            for io in opened { io.shutdown() }
+            writer.close()
+            throw error
+        }
+    }
+
+    static func driver(for d: KioskConfig.Device, rules: RulesConfig) throws -> any SerialDriver {
+        let settings = SerialPort.Settings(baud: d.baud ?? 9600, parity: d.parity, stopBits: d.stopBits)
+        let sanity = ReadingSanity()
+        switch d.proto {
+        case "gy-mcu90614": return GYMCU90614Driver(name: d.id, baud: d.baud, trigger: d.trigger, sanity: sanity)
+        case "modbus-rtu": return ModbusDriver(name: d.id, settings: settings, slave: d.slave, map: d.registerMap, interval: Double(d.pollMs) / 1000, trigger: d.trigger, sanity: sanity)
+        case "ascii-line": return try AsciiLineDriver(name: d.id, settings: settings, pattern: d.pattern, unit: d.unit, sanity: sanity)
+        case "serial-line": return SerialScannerDriver(name: d.id, settings: settings, maxLength: d.maxLength)
+        case "evdev": return EvdevScannerDriver(name: d.id, maxLength: d.maxLength)
+        case "ga467": return GA467Driver(name: d.id, settings: SerialPort.Settings(baud: d.baud ?? 115_200, parity: d.parity, stopBits: d.stopBits))
+        default: throw StartError(message: "device \(d.id): unknown protocol \(d.proto)")
+        }
+    }
+
+    /// Queues a staff override for the next passage on `lane`.
+    public func override(lane: String, _ o: Override) { feed.yield(.override(lane: lane, o)) }
+
+    /// Serves until SIGTERM/SIGINT (or `shutdown()`), then stops in reverse order.
+    public func run(handleSignals: Bool = true) async throws {
+        let services: [any Service] = [
+            MirrorService(kiosk: self),
+            DeviceService(kiosk: self),
+            LaneService(kiosk: self),
+            TickService(kiosk: self),
+            RegistryService(kiosk: self),
+            ReloadService(kiosk: self, enabled: handleSignals),
+            CheckpointService(kiosk: self),
+            NotifierService(kiosk: self),
+        ]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        groupBox.set(group)
+        defer {
+            options.notifier.notify("STOPPING=1")
+            writer.close()
+        }
+        options.notifier.notify("READY=1\nSTATUS=serving \(config.lanes.count) lane(s)")
+        logger.notice("postern serving gate \(config.gate): \(config.lanes.count) lane(s), \(config.devices.count) device(s), GPIO \(io.values.first?.backendDescription ?? "none")")
+        try await group.run()
+    }
+
+    let groupBox = GroupBox()
+
+    /// Graceful shutdown from inside the process (the demo's end, tests).
+    public func shutdown() async {
+        await groupBox.get()?.triggerGracefulShutdown()
+    }
+}
+
+final class GroupBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var g: ServiceGroup?
+    func set(_ x: ServiceGroup) { lock.lock(); g = x; lock.unlock() }
+    func get() -> ServiceGroup? { lock.lock(); defer { lock.unlock() }; return g }
+}
+
+/// The kiosk's own signing key for log checkpoints: `kiosk.key` (0600) and `kiosk.pub` in the data
+/// directory. A key file readable by others is refused.
+public enum KioskKey {
+    public static func loadOrCreate(dataDir: String) throws -> Curve25519.Signing.PrivateKey {
+        let path = dataDir + "/kiosk.key"
+        if let data = FileManager.default.contents(atPath: path) {
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+                throw Kiosk.StartError(message: "\(path) is readable by others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+            }
+            return try Curve25519.Signing.PrivateKey(rawRepresentation: data)
+        }
+        let k = Curve25519.Signing.PrivateKey()
+        try AtomicFile.write(Data(k.rawRepresentation), to: path, mode: 0o600)
+        try AtomicFile.write(Data((Base64URL.encode(Array(k.publicKey.rawRepresentation)) + "\n").utf8), to: dataDir + "/kiosk.pub", mode: 0o644)
+        return k
+    }
+
+    public static func publicKey(dataDir: String) -> Curve25519.Signing.PublicKey? {
+        guard let d = FileManager.default.contents(atPath: dataDir + "/kiosk.pub"), let s = String(data: d, encoding: .utf8), let raw = Base64URL.decode(s.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+        return try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+    }
+}
+
+/// Write, fsync, rename, fsync the directory: a reader sees the old file or the new, never half.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o640) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Kiosk.StartError(message: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == data.count
+        ok = ok && fchmod(fd, mode) == 0 && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw Kiosk.StartError(message: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import EventLog
+import Foundation
+import GateCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import Devices
+
+/// The decision loop: feeds the controller every input in arrival order. A failed log write ends
+/// the service with an error, so the daemon exits and systemd restarts it (reopening re-verifies
+/// the tail); nothing is acknowledged or opened after a failed write.
+struct LaneService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        for await input in kiosk.inputs.cancelOnGracefulShutdown() {
+            do {
+                try await kiosk.controller.handle(input)
+            } catch {
+                kiosk.logger.critical("gate stopped: \(error)")
+                for io in kiosk.io.values {
+                    io.set(.relay, false)
+                    io.set(.red, true)
+                }
+                throw error
+            }
+        }
+    }
+}
+
+struct TickService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            kiosk.feed.yield(.tick)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(kiosk.options.tickInterval * 1000))) }
+        }
+    }
+}
+
+/// Devices and GPIO: started here; on shutdown every device stops and every output goes safe.
+struct DeviceService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        for d in kiosk.devices { d.start() }
+        try? await gracefulShutdown()
+        for d in kiosk.devices { d.stop() }
+        for io in kiosk.io.values { io.shutdown() }
+    }
+}
+
+/// Follows the durable end of the log into SQLite, at its own pace.
+struct MirrorService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        for await durable in kiosk.writer.durableUpdates().cancelOnGracefulShutdown() {
+            do { try kiosk.mirror.catchUp(upTo: durable) } catch {
+                kiosk.logger.error("mirror: \(error); retrying on the next append")
+            }
+        }
+        try? kiosk.mirror.catchUp(upTo: kiosk.writer.durableSeq)
+    }
+}
+
+/// Picks up registry changes made by admin commands (SQLite data_version) within a poll interval,
+/// moves their audit events into the log, and hands the controller a fresh snapshot.
+struct RegistryService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        var version = (try? kiosk.store.db.dataVersion()) ?? 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(kiosk.config.registryPollMs)) }
+            guard let v = try? kiosk.store.db.dataVersion(), v != version else { continue }
+            version = v
+            do {
+                let moved = try kiosk.store.drainAudit(into: kiosk.writer)
+                let snap = try kiosk.store.snapshot(extraKeys: kiosk.config.keys)
+                kiosk.feed.yield(.registry(snap))
+                if moved > 0 { kiosk.logger.info("registry changed: \(moved) audit event(s) logged") }
+            } catch {
+                kiosk.logger.error("registry reload failed, keeping the previous snapshot: \(error)")
+            }
+        }
+    }
+}
+
+/// SIGHUP: re-read the config; a valid file takes effect between passages, an invalid one is
+/// rejected and logged and the old config stays.
+struct ReloadService: Service {
+    let kiosk: Kiosk
+    let enabled: Bool
+    func run() async throws {
+        guard enabled, let path = kiosk.configPath else {
+            try? await gracefulShutdown()
+            return
+        }
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            kiosk.options.notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(monoSeconds() * 1_000_000))")
+            do {
+                let (c, hash) = try KioskConfig.load(path: path)
+                kiosk.feed.yield(.config(c, hash: hash))
+            } catch {
+                kiosk.logger.error("config reload rejected, keeping the running config:\n\(error)")
+                kiosk.feed.yield(.configRejected("\(error)"))
+            }
+            kiosk.options.notifier.notify("READY=1")
+        }
+    }
+}
+
+/// Signs (sequence, chain hash) with the kiosk key at start and every `checkpoint_hours`.
+struct CheckpointService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let key = kiosk.kioskKey
+                try await kiosk.writer.appendChained { seq, chain in try Checkpoint.entry(seq: seq, chain: chain, keyID: "kiosk", key: key) }
+            } catch {
+                kiosk.logger.error("checkpoint failed: \(error)")
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(kiosk.config.checkpointHours * 3600)) }
+        }
+    }
+}
+
+/// WATCHDOG=1 only while the decision loop's heartbeat is fresh; STATUS lines with counts.
+struct NotifierService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        let n = kiosk.options.notifier
+        let interval = n.watchdogInterval ?? 5
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
+            let last = await kiosk.controller.lastTick
+            let decisions = await kiosk.controller.decisions
+            if n.watchdogInterval != nil && monoSeconds() - last < max(2, interval) { n.notify("WATCHDOG=1") }
+            n.notify("STATUS=\(decisions) decisions, log at seq \(kiosk.writer.durableSeq)")
+        }
+    }
+}

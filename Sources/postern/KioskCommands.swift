@@ -1,0 +1,75 @@
+import ArgumentParser
+import Devices
+import Foundation
+import GateCore
+import GateDaemon
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The whole kiosk on simulated devices with a scripted crowd and the live tail.")
+    @Option(name: .long, help: "Keep the data here (default: a temporary directory, removed afterwards).") var dataDir: String?
+    @Option(name: .long, help: "Run for at least this many seconds.") var duration: Double = 45
+    @Option(name: .long, help: "zh or en") var lang: String = "en"
+
+    func run() async throws {
+        try await guarded {
+            let dir = dataDir ?? NSTemporaryDirectory() + "postern-demo-\(getpid())"
+            out("Postern demo: data in \(dir); two lanes on simulated devices (ptys) and simulated GPIO\n")
+            let counts = try await GateGateDemo(dataDir: dir, duration: duration, lang: Language(rawValue: lang) ?? .en, print: { out($0) }).run()
+            out("\nSeven counts: \(counts.households) households (\(counts.rentalHouseholds) rental), Hubei \(counts.hubei), Wuhan \(counts.wuhan), returnees \(counts.returnees), in isolation \(counts.inIsolation)")
+            out("Today: \(counts.passagesIn) in, \(counts.passagesOut) out; denials \(counts.denialsByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); fever alerts \(counts.feverAlerts)")
+            if dataDir == nil {
+                try? FileManager.default.removeItem(atPath: dir)
+            } else {
+                out("Try: postern tail --data-dir \(dir) --lang zh;  postern report seven --data-dir \(dir);  postern log verify --data-dir \(dir)")
+            }
+        }
+    }
+}
+
+typealias GateGateDemo = GateDaemon.Demo
+
+struct Sim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A device simulator on a pty: the far end speaks the exact protocol.", discussion: """
+        Script steps (one per line, # comments): wait S | reading C | ambient C | noise N |
+        badchecksum [N] | unplug S | scan TEXT | card IDNUMBER [NAME] | remove.
+        Without a script: a thermometer sees a person at a normal temperature every 4 s; an ID
+        reader has a card on it; a scanner sends each line typed on standard input.
+        """)
+    @Argument(help: "thermometer, scanner or idcard") var device: String
+    @Option(name: .long, help: "gy-mcu90614, modbus-rtu, ascii-line, serial-line, ga467") var `protocol`: String
+    @Option(name: .long, help: "Path of the symlink to the pty (what the daemon's config names).") var link: String
+    @Option(name: .long) var script: String?
+    @Option(name: .long, help: "Modbus slave id.") var slave: Int = 1
+
+    func run() async throws {
+        try await guarded {
+            guard let kind = DeviceSimulator.ProtocolKind(rawValue: `protocol`) else { throw ValidationError("unknown protocol \(`protocol`)") }
+            let allowed: [String: [DeviceSimulator.ProtocolKind]] = ["thermometer": [.gyMCU90614, .modbusRTU, .asciiLine], "scanner": [.serialLine], "idcard": [.ga467]]
+            guard allowed[device]?.contains(kind) == true else { throw ValidationError("\(`protocol`) is not a \(device) protocol") }
+            var steps: [DeviceSimulator.Step]? = nil
+            if let script {
+                guard let text = try? String(contentsOfFile: script, encoding: .utf8) else { throw Exit.io("cannot read \(script)") }
+                do { steps = try DeviceSimulator.parse(script: text) } catch let e as DeviceSimulator.ScriptError { throw Exit.invalid("\(script):\(e.line): \(e.message)") }
+            }
+            let sim = try DeviceSimulator(kind: kind, link: link, slave: UInt8(slave))
+            sim.start()
+            out("\(device) simulator (\(kind.rawValue)) at \(link)")
+            if let steps {
+                sim.run(steps)
+                out("script done; still serving (Ctrl-C to stop)")
+            } else if kind == .ga467 {
+                sim.insertCard(DeviceSimulator.card(id: "11010519491231002X", name: "测试"))
+            } else if kind == .serialLine {
+                while let line = readLine() { sim.scan(line) }
+                sim.stop()
+                return
+            } else {
+                while true {
+                    sim.present(celsius: Double.random(in: 36.2...36.9))
+                    try await Task.sleep(for: .seconds(4))
+                }
+            }
+            while true { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import GateCore
+import GateDaemon
+import Logging
+
+/// The one executable. It parses arguments and calls into GateDaemon; no gate logic lives here.
+@main
+struct Postern: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postern",
+        abstract: "Gate kiosk for closed-management residential communities.",
+        subcommands: [
+            Serve.self, Demo.self, Sim.self, Devices.self, ConfigCommand.self,
+            Tail.self, Report.self, Ledger.self,
+            Residents.self, Quarantine.self, Lockdown.self, VisitorCommand.self, CourierCommand.self, StaffCommand.self, Exempt.self,
+            PassCommand.self, Keys.self, LogCommand.self, MirrorCommand.self, Debug.self,
+        ])
+
+    static func bootstrapLogging(level: Logger.Level = .info) {
+        LoggingSystem.bootstrap { label in
+            var h = JournalLogHandler(label: label)
+            h.logLevel = level
+            return h
+        }
+    }
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (event log, database, keys).")
+    var dataDir: String = "/var/lib/postern"
+
+    @Option(name: .long, help: "Language for human texts: zh or en.")
+    var lang: String = "zh"
+
+    @Flag(name: .long, help: "Show names and ID numbers in full (admins).")
+    var unmask = false
+
+    var language: Language { Language(rawValue: lang) ?? .zh }
+}
+
+/// Exits with the CLI's documented status codes: 1 = not valid / not allowed, 3 = I/O.
+struct Exit: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+    var description: String { message }
+    static func invalid(_ m: String) -> Exit { Exit(code: 1, message: m) }
+    static func io(_ m: String) -> Exit { Exit(code: 3, message: m) }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, turning errors into one line on stderr and the right exit status.
+    func guarded(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch let e as Exit {
+            FileHandle.standardError.write(Data("postern: \(e.message)\n".utf8))
+            throw ExitCode(e.code)
+        } catch let e as ExitCode {
+            throw e
+        } catch let e as CleanExit {
+            throw e
+        } catch let e as ConfigErrors {
+            FileHandle.standardError.write(Data("\(e)\n".utf8))
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write(Data("postern: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+func out(_ s: String) {
+    FileHandle.standardOutput.write(Data((s + "\n").utf8))
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Crypto
+import EventLog
+import Foundation
+import GateCore
+import GateDaemon
+import GateStore
+
+struct LogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "Event log maintenance.", subcommands: [Verify.self, Salvage.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check framing, sequence, hash chain and signed checkpoints; exit 1 on any problem.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(name: .long) var json = false
+        func run() async throws {
+            try await guarded {
+                let dir = global.dataDir + "/log"
+                guard FileManager.default.fileExists(atPath: dir) else { throw Exit.io("no event log in \(global.dataDir)") }
+                let kioskKey = KioskKey.publicKey(dataDir: global.dataDir)
+                let rep = try LogVerifier(directory: dir, keys: { $0 == "kiosk" ? kioskKey : nil }).run()
+                if json {
+                    let o: [String: Any] = ["ok": rep.ok, "segments": rep.segments, "records": rep.records, "first_seq": rep.firstSeq as Any, "last_seq": rep.lastSeq as Any, "checkpoints_verified": rep.checkpointsVerified, "last_checkpoint_seq": rep.lastCheckpointSeq as Any, "redacted": rep.redacted, "torn_tail_bytes": rep.tornTailBytes, "gaps": rep.gaps, "problems": rep.problems.map(\.description)]
+                    out(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
+                } else {
+                    out("\(rep.segments) segment(s), \(rep.records) record(s), seq \(rep.firstSeq ?? 0)…\(rep.lastSeq ?? 0)")
+                    out("hash chain checked; \(rep.checkpointsVerified) signed checkpoint(s) verified\(rep.lastCheckpointSeq.map { ", last at seq \($0)" } ?? "")\(kioskKey == nil ? " (no kiosk.pub: checkpoints not checkable)" : "")")
+                    if rep.redacted > 0 { out("\(rep.redacted) redacted payload(s) (chain still intact)") }
+                    if rep.tornTailBytes > 0 { out("torn tail of \(rep.tornTailBytes) bytes (an interrupted write; cut at the next open, never acknowledged)") }
+                    for g in rep.gaps { out("gap recorded: \(g)") }
+                    for p in rep.problems { out("PROBLEM: \(p)") }
+                    if let last = rep.lastCheckpointSeq, let end = rep.lastSeq, end > last { out("\(end - last) record(s) after the last checkpoint are covered by the chain only") }
+                }
+                if !rep.ok { throw ExitCode(1) }
+                if !json { out("ok") }
+            }
+        }
+    }
+
+    struct Salvage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open the log for writing: cut a torn tail, set damaged ranges aside behind gap records, keep every valid record.")
+        @OptionGroup var global: GlobalOptions
+        func run() async throws {
+            try await guarded {
+                let w: LogWriter
+                do { w = try LogWriter.open(directory: global.dataDir + "/log") } catch let e as LogError where e.code == .locked {
+                    throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
+                }
+                let r = w.recovery
+                w.close()
+                out("seq \(r.firstSeq)…\(r.lastSeq) in \(r.segments) segment(s); \(r.truncatedBytes) torn byte(s) cut")
+                for g in r.gaps { out("set aside: records \(g.lostFrom)…\(g.lostTo) (\(g.reason)), bytes kept in \(g.keptAt)") }
+                for s in r.setAside { out("set aside: \(s)") }
+                if r.gaps.isEmpty && r.truncatedBytes == 0 { out("nothing to salvage") }
+            }
+        }
+    }
+}
+
+struct MirrorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mirror", abstract: "The SQLite mirror.", subcommands: [Rebuild.self])
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recreate the database (events and registry) from the event log.")
+        @OptionGroup var global: GlobalOptions
+        func run() async throws {
+            try await guarded {
+                // The log must hold every registry change first: take the writer lock and drain.
+                let w: LogWriter
+                do { w = try LogWriter.open(directory: global.dataDir + "/log") } catch let e as LogError where e.code == .locked {
+                    throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
+                }
+                defer { w.close() }
+                if FileManager.default.fileExists(atPath: global.dataDir + "/postern.db") {
+                    _ = try Store.open(dataDir: global.dataDir).drainAudit(into: w)
+                }
+                let n = try Mirror.rebuild(dataDir: global.dataDir, logDir: global.dataDir + "/log")
+                out("rebuilt from \(n) event(s)")
+            }
+        }
+    }
+}
+
+/// Hidden helpers for tests that need a real process (SIGKILL).
+struct Debug: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "debug", shouldDisplay: false, subcommands: [AppendStress.self])
+
+    struct AppendStress: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Append events from concurrent writers and print each acknowledged sequence number as soon as it is durable.")
+        @Option var dataDir: String
+        @Option var writers: Int = 8
+        @Option var count: Int = 100_000
+        func run() async throws {
+            let w = try LogWriter.open(directory: dataDir + "/log")
+            out("open \(w.recovery.lastSeq)")
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                for t in 0..<writers {
+                    g.addTask {
+                        for i in 0..<count {
+                            let payload = Array("w\(t) i\(i) ".utf8) + [UInt8](repeating: UInt8(i & 0xFF), count: i % 300)
+                            let s = try await w.append(type: 1, payload: payload)
+                            out("ack \(s) \(CRC32C.checksum(payload))")
+                        }
+                    }
+                }
+                try await g.waitForAll()
+            }
+        }
+    }
+}
