@@ -132,11 +132,16 @@ public enum TOML {
         static func bracketDepth(_ s: String) -> Int {
             var depth = 0
             var inString = false
+            var inComment = false
             var prev: Character = " "
             for c in s {
+                if inComment {
+                    if c == "\n" { inComment = false }
+                    continue
+                }
                 if c == "\"" && prev != "\\" { inString.toggle() }
                 if !inString {
-                    if c == "#" { break }
+                    if c == "#" { inComment = true }
                     if c == "[" || c == "{" { depth += 1 }
                     if c == "]" || c == "}" { depth -= 1 }
                 }

@@ -1,0 +1,275 @@
+import Crypto
+import DeviceProtocols
+import Devices
+import EventLog
+import Foundation
+import GateCore
+import GateStore
+import GateTestSupport
+import Logging
+import Testing
+@testable import GateDaemon
+
+func idn(_ body: String) -> String { body + String(IDNumber.checkCharacter(for: body)!) }
+
+/// A kiosk on real ptys with simulated GPIO, a registry, and passes: the real object graph, with
+/// only the GPIO chip simulated (real GPIO is the VM harness's job).
+final class Harness: @unchecked Sendable {
+    let dir: String
+    let kiosk: Kiosk
+    let thermoIn, scanIn, thermoOut, scanOut: DeviceSimulator
+    let chipIn = SimulatedGpio(), chipOut = SimulatedGpio()
+    var passes: [String: String] = [:]
+    let admin: Admin
+    var runner: Task<Void, any Error>?
+
+    static func configText(dir: String, extra: String = "") -> String {
+        """
+        data_dir = "\(dir)"
+        [rules]
+        retest_cooldown_seconds = 1
+        pairing_window_seconds = 3
+        reading_holdoff_seconds = 1
+        \(extra)
+        [relay]
+        pulse_ms = 400
+        [gpio]
+        chip = "simulated"
+        [log]
+        registry_poll_ms = 100
+        [[device]]
+        id = "thermo-in"
+        kind = "thermometer"
+        protocol = "gy-mcu90614"
+        path = "\(dir)/dev/thermo-in"
+        baud = 9600
+        [[device]]
+        id = "qr-in"
+        kind = "scanner"
+        protocol = "serial-line"
+        path = "\(dir)/dev/qr-in"
+        [[device]]
+        id = "thermo-out"
+        kind = "thermometer"
+        protocol = "modbus-rtu"
+        path = "\(dir)/dev/thermo-out"
+        poll_ms = 50
+        [[device]]
+        id = "qr-out"
+        kind = "scanner"
+        protocol = "serial-line"
+        path = "\(dir)/dev/qr-out"
+        [[lane]]
+        id = "in"
+        direction = "in"
+        thermometer = "thermo-in"
+        readers = ["qr-in"]
+        [lane.gpio]
+        relay = 0
+        green = 1
+        red = 2
+        amber = 3
+        alarm = 4
+        door = 5
+        exit_button = 6
+        [[lane]]
+        id = "out"
+        direction = "out"
+        thermometer = "thermo-out"
+        readers = ["qr-out"]
+        [lane.gpio]
+        relay = 8
+        red = 10
+        alarm = 12
+        """
+    }
+
+    /// Registry, key and passes in `dir`, device simulators on ptys; nothing started.
+    static func prepare(dir: String) throws -> (Admin, [String: String], [DeviceSimulator]) {
+        try FileManager.default.createDirectory(atPath: dir + "/dev", withIntermediateDirectories: true)
+        let admin = try Admin(dataDir: dir)
+        try admin.store.importResidents([
+            Resident(id: "r1", name: "张伟", sex: .male, idNumber: idn("15070219800101001"), household: "h1", address: Address(building: "1", unit: "1", room: "101")),
+            Resident(id: "r2", name: "李娜", sex: .female, idNumber: idn("15070219820202002"), household: "h1", address: Address(building: "1", unit: "1", room: "101")),
+            Resident(id: "r3", name: "王芳", sex: .female, idNumber: idn("15070219900303003"), household: "h2", address: Address(building: "2", unit: "1", room: "201")),
+        ], actor: "test")
+        let now = Timestamp(Date().timeIntervalSince1970)
+        _ = try admin.generateKey(id: "k1", notBefore: now - 3600)
+        var passes: [String: String] = [:]
+        for p in ["r1", "r2", "r3"] { passes[p] = try admin.issuePass(person: p, days: 1, now: now - 60).1 }
+        let sims = [
+            try DeviceSimulator(kind: .gyMCU90614, link: dir + "/dev/thermo-in"),
+            try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-in"),
+            try DeviceSimulator(kind: .modbusRTU, link: dir + "/dev/thermo-out"),
+            try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-out"),
+        ]
+        for s in sims { s.start() }
+        return (admin, passes, sims)
+    }
+
+    /// Waits until every device has been opened by the kiosk (a tty flushes input at open).
+    func ready() async throws {
+        for d in ["thermo-in", "qr-in", "thermo-out", "qr-out"] {
+            guard await waitEvent(timeout: 10, { $0.kind == .deviceState && $0.device == d && ($0.message ?? "").hasPrefix("connected") }) != nil else {
+                throw Kiosk.StartError(message: "device \(d) never connected; log: \(dump())")
+            }
+        }
+    }
+
+    func dump() -> String {
+        let c = LogCursor(directory: dir + "/log", from: 1)
+        let f = TailFormat()
+        return ((try? c.next(limit: 4096)) ?? []).map { f.line($0) }.joined(separator: "\n")
+    }
+
+    init() throws {
+        dir = tempPath("kiosk")
+        let (a, p, sims) = try Self.prepare(dir: dir)
+        admin = a
+        passes = p
+        (thermoIn, scanIn, thermoOut, scanOut) = (sims[0], sims[1], sims[2], sims[3])
+        var o = Kiosk.Options()
+        o.gpio = ["in": chipIn, "out": chipOut]
+        o.tickInterval = 0.05
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        kiosk = try Kiosk.start(config: try KioskConfig.parse(Self.configText(dir: dir)), options: o, logger: logger)
+        let k = kiosk
+        runner = Task { try await k.run(handleSignals: false) }
+    }
+
+    func stop() async {
+        await kiosk.shutdown()
+        _ = try? await runner?.value
+        for s in [thermoIn, scanIn, thermoOut, scanOut] { s.stop() }
+    }
+
+    /// Waits for a logged event matching `match` (reading the log files like `postern tail`).
+    func waitEvent(timeout: Double = 8, _ match: (GateEvent) -> Bool) async -> GateEvent? {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            let c = LogCursor(directory: dir + "/log", from: 1)
+            while let recs = try? c.next(limit: 4096), !recs.isEmpty {
+                for r in recs { if let e = TailFormat.event(r), match(e) { return e } }
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    func passage(_ lane: String, _ reason: Reason, person: String? = nil) async -> GateEvent? {
+        await waitEvent { $0.kind == .passage && $0.lane == lane && $0.decision?.reason == reason && (person == nil || $0.decision?.personID == person) }
+    }
+}
+
+@Suite("The kiosk end to end (ptys, real log and SQLite, simulated GPIO)", .serialized)
+struct KioskTests {
+    @Test("admit pulses the relay after the decision is durable; a quota denial never moves it; the mirror has both")
+    func admitAndDeny() async throws {
+        let h = try Harness()
+        try await h.ready()
+        h.scanIn.scan(h.passes["r1"]!)
+        h.thermoIn.present(celsius: 36.5)
+        let admitted = await h.passage("in", .ok, person: "r1")
+        #expect(admitted?.decision?.outcome == .admit)
+        try await Task.sleep(for: .milliseconds(800))
+        let relay = h.chipIn.changes.filter { $0.line == "relay" }.map(\.active)
+        #expect(relay == [false, true, false], "relay starts locked, opens once, locks again")
+
+        h.thermoOut.present(celsius: 36.6, seconds: 1)
+        h.scanOut.scan(h.passes["r2"]!)
+        #expect(await h.passage("out", .ok, person: "r2") != nil)
+        try await Task.sleep(for: .milliseconds(1500))
+        let before = h.chipOut.changes.filter { $0.line == "relay" && $0.active }.count
+        h.scanOut.scan(h.passes["r1"]!)
+        h.thermoOut.present(celsius: 36.6, seconds: 1)
+        #expect(await h.passage("out", .householdQuota, person: "r1") != nil)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(h.chipOut.changes.filter { $0.line == "relay" && $0.active }.count == before)
+        await h.stop()
+        let s = try Store.open(dataDir: h.dir)
+        try Mirror(store: s, logDir: h.dir + "/log").catchUp()
+        let reasons = try s.db.query("SELECT reason FROM events WHERE kind = 'passage' ORDER BY seq") { $0.text(0) }
+        #expect(reasons == ["ok", "ok", "household_quota"])
+        #expect(try LogVerifier(directory: h.dir + "/log", keys: { $0 == "kiosk" ? KioskKey.publicKey(dataDir: h.dir) : nil }).run().ok)
+    }
+
+    @Test("fever: retest still high denies, sounds the alarm and logs an alert")
+    func fever() async throws {
+        let h = try Harness()
+        try await h.ready()
+        h.scanIn.scan(h.passes["r3"]!)
+        h.thermoIn.present(celsius: 38.2)
+        #expect(await h.passage("in", .feverRetest) != nil)
+        try await Task.sleep(for: .milliseconds(1300))
+        h.thermoIn.present(celsius: 38.1)
+        #expect(await h.passage("in", .fever) != nil)
+        #expect(await h.waitEvent { $0.kind == .alert && $0.alert == "fever" } != nil)
+        #expect(h.chipIn.changes.contains { $0.line == "alarm" && $0.active })
+        #expect(!h.chipIn.changes.contains { $0.line == "relay" && $0.active })
+        await h.stop()
+    }
+
+    @Test("an admin lockdown reaches the running kiosk within a second and is audited in the log")
+    func registryChange() async throws {
+        let h = try Harness()
+        try await h.ready()
+        try h.admin.store.setLockdown(.building("2"), reason: "confirmed case", at: Timestamp(Date().timeIntervalSince1970), actor: "chen")
+        #expect(await h.waitEvent(timeout: 3) { $0.kind == .registryChange && $0.entity == "lockdown" && $0.actor == "chen" } != nil, "\(h.dump())")
+        h.scanOut.scan(h.passes["r3"]!)
+        h.thermoOut.present(celsius: 36.5, seconds: 1)
+        #expect(await h.passage("out", .lockdown, person: "r3") != nil)
+        await h.stop()
+    }
+
+    @Test("a device unplugged mid-passage: fault and alert logged, the other lane keeps working, replug recovers")
+    func unplug() async throws {
+        let h = try Harness()
+        try await h.ready()
+        h.scanIn.scan(h.passes["r1"]!)
+        h.thermoIn.unplug(for: 0.0)  // gone…
+        #expect(await h.waitEvent { $0.kind == .alert && $0.alert == "device_missing" && ($0.message ?? "").hasPrefix("thermo-in") } != nil)
+        // …the out lane is unaffected meanwhile.
+        h.thermoOut.present(celsius: 36.6, seconds: 1)
+        h.scanOut.scan(h.passes["r2"]!)
+        #expect(await h.passage("out", .ok, person: "r2") != nil)
+        // The half-done passage on the in lane times out as no_temperature.
+        #expect(await h.passage("in", .noTemperature, person: "r1") != nil)
+        // Back: reconnected without a restart, and a passage works again.
+        #expect(await h.waitEvent { $0.kind == .deviceState && $0.device == "thermo-in" && ($0.message ?? "").hasPrefix("connected") } != nil)
+        try await Task.sleep(for: .milliseconds(1200))
+        h.scanIn.scan(h.passes["r3"]!)
+        h.thermoIn.present(celsius: 36.4)
+        #expect(await h.passage("in", .ok, person: "r3") != nil)
+        await h.stop()
+    }
+
+    @Test("shutdown mid-pulse leaves every output safe and the log flushed")
+    func shutdownMidPulse() async throws {
+        let h = try Harness()
+        try await h.ready()
+        h.scanIn.scan(h.passes["r1"]!)
+        h.thermoIn.present(celsius: 36.5)
+        #expect(await h.passage("in", .ok) != nil)
+        #expect(h.chipIn.value(.relay) == true)
+        await h.stop()
+        for role in OutputRole.allCases {
+            if let v = h.chipIn.value(role) { #expect(v == false, "\(role) left active") }
+        }
+        #expect(try LogVerifier(directory: h.dir + "/log", keys: { $0 == "kiosk" ? KioskKey.publicKey(dataDir: h.dir) : nil }).run().ok)
+    }
+
+    @Test("door forced open and the exit button are logged; the exit button opens the relay")
+    func door() async throws {
+        let h = try Harness()
+        try await h.ready()
+        try await Task.sleep(for: .milliseconds(300))
+        h.chipIn.drive(.door, active: true)
+        #expect(await h.waitEvent { $0.kind == .alert && $0.alert == "forced_open" } != nil)
+        h.chipIn.drive(.door, active: false)
+        h.chipIn.drive(.exitButton, active: true)
+        #expect(await h.waitEvent { $0.kind == .door && $0.message == "exit button pressed" } != nil)
+        #expect(h.chipIn.changes.contains { $0.line == "relay" && $0.active })
+        await h.stop()
+    }
+}
