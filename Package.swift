@@ -8,7 +8,9 @@ let package = Package(
         .executable(name: "postern", targets: ["postern"]),
         .library(name: "EventLog", targets: ["EventLog"]),
         .library(name: "GateCore", targets: ["GateCore"]),
+        .library(name: "GateStore", targets: ["GateStore"]),
         .library(name: "GateDaemon", targets: ["GateDaemon"]),
+        .library(name: "Devices", targets: ["Devices"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
