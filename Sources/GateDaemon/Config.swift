@@ -55,6 +55,10 @@ public struct KioskConfig: Sendable, Equatable {
     public var sounds: [String: String] = [:]
     public var checkpointHours = 24
     public var registryPollMs = 500
+    /// 0 keeps the log forever (the ledger is an official record); otherwise segments older than
+    /// this many days, and already mirrored, are deleted.
+    public var retentionDays = 0
+    public var retentionMaxMB = 0
 
     public init() {}
 
@@ -199,6 +203,8 @@ extension KioskConfig {
         r.table("log") { t in
             t.int("checkpoint_hours", 1...168) { c.checkpointHours = $0 }
             t.int("registry_poll_ms", 100...60_000) { c.registryPollMs = $0 }
+            t.int("retention_days", 0...3650) { c.retentionDays = $0 }
+            t.int("retention_max_mb", 0...1_000_000) { c.retentionMaxMB = $0 }
         }
         // Cross-checks: every GPIO offset used once.
         var used: [UInt32: String] = [:]

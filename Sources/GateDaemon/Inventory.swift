@@ -85,7 +85,7 @@ extension KioskConfig {
         o.append("timeout_seconds = \(alertTimeoutSeconds)\nalarm_seconds = \(alarmSeconds)")
         o.append("\n[sounds]\nplayer = [\(soundPlayer.map(q).joined(separator: ", "))]")
         for (k, v) in sounds.sorted(by: { $0.key < $1.key }) { o.append("\(k) = \(q(v))") }
-        o.append("\n[log]\ncheckpoint_hours = \(checkpointHours)\nregistry_poll_ms = \(registryPollMs)")
+        o.append("\n[log]\ncheckpoint_hours = \(checkpointHours)\nregistry_poll_ms = \(registryPollMs)\nretention_days = \(retentionDays)\nretention_max_mb = \(retentionMaxMB)")
         return o.joined(separator: "\n")
     }
 }

@@ -28,6 +28,7 @@ public final class Kiosk: @unchecked Sendable {
     public let writer: LogWriter
     public let journal: Journal
     public let store: Store
+    let registryStore: Store
     public let controller: Controller
     public let io: [String: GateIO]
     let devices: [SerialDevice]
@@ -108,8 +109,16 @@ public final class Kiosk: @unchecked Sendable {
                 devs.append(SerialDevice(path: d.path, driver: driver, sink: sink))
             }
             devices = devs
-            let store = store
-            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger, onVisitorEntry: { id in try? store.useVisitorEntry(id) })
+            // The registry poller and the visitor counter get their own connections: one
+            // connection per thread of work, so no two transactions ever interleave.
+            registryStore = try Store.open(dataDir: config.dataDir)
+            let visitorStore = try Store.open(dataDir: config.dataDir)
+            let visitorLock = NSLock()
+            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger, onVisitorEntry: { id in
+                visitorLock.lock()
+                defer { visitorLock.unlock() }
+                try? visitorStore.useVisitorEntry(id)
+            })
             var start = GateEvent(kind: .system, at: wallSeconds())
             let r = writer.recovery
             start.message = "started: log seq \(r.firstSeq)…\(r.lastSeq), \(r.truncatedBytes) torn bytes cut, \(r.gaps.count) damaged ranges set aside"
@@ -155,6 +164,7 @@ public final class Kiosk: @unchecked Sendable {
             RegistryService(kiosk: self),
             ReloadService(kiosk: self, enabled: handleSignals),
             CheckpointService(kiosk: self),
+            RetentionService(kiosk: self),
             NotifierService(kiosk: self),
         ]
         let group = ServiceGroup(configuration: .init(

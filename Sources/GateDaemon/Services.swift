@@ -66,14 +66,14 @@ struct MirrorService: Service {
 struct RegistryService: Service {
     let kiosk: Kiosk
     func run() async throws {
-        var version = (try? kiosk.store.db.dataVersion()) ?? 0
+        var version = (try? kiosk.registryStore.db.dataVersion()) ?? 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(kiosk.config.registryPollMs)) }
-            guard let v = try? kiosk.store.db.dataVersion(), v != version else { continue }
+            guard let v = try? kiosk.registryStore.db.dataVersion(), v != version else { continue }
             version = v
             do {
-                let moved = try kiosk.store.drainAudit(into: kiosk.writer)
-                let snap = try kiosk.store.snapshot(extraKeys: kiosk.config.keys)
+                let moved = try kiosk.registryStore.drainAudit(into: kiosk.writer)
+                let snap = try kiosk.registryStore.snapshot(extraKeys: kiosk.config.keys)
                 kiosk.feed.yield(.registry(snap))
                 if moved > 0 { kiosk.logger.info("registry changed: \(moved) audit event(s) logged") }
             } catch {
@@ -103,6 +103,29 @@ struct ReloadService: Service {
                 kiosk.feed.yield(.configRejected("\(error)"))
             }
             kiosk.options.notifier.notify("READY=1")
+        }
+    }
+}
+
+/// Deletes old log segments per `[log] retention_days` / `retention_max_mb`, never any the
+/// mirror has not consumed yet.
+struct RetentionService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        let policy = RetentionPolicy(maxAgeSeconds: kiosk.config.retentionDays > 0 ? Int64(kiosk.config.retentionDays) * 86_400 : nil, maxBytes: kiosk.config.retentionMaxMB > 0 ? kiosk.config.retentionMaxMB << 20 : nil)
+        guard policy.maxAgeSeconds != nil || policy.maxBytes != nil else {
+            try? await gracefulShutdown()
+            return
+        }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let mirrored = try kiosk.registryStore.db.query("SELECT last_seq FROM mirror_cursor WHERE id = 1") { UInt64($0.int(0)) }.first ?? 0
+                let gone = try kiosk.writer.applyRetention(policy, keepFrom: mirrored + 1, nowNs: Int64(Date().timeIntervalSince1970 * 1e9))
+                if !gone.isEmpty { kiosk.logger.notice("retention removed \(gone.count) segment(s): \(gone.joined(separator: ", "))") }
+            } catch {
+                kiosk.logger.error("retention: \(error)")
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }
     }
 }

@@ -15,7 +15,9 @@ public final class Database: @unchecked Sendable {
     public init(path: String, readOnly: Bool = false) throws {
         var h: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-        let rc = sqlite3_open_v2(path, &h, flags | SQLITE_OPEN_NOMUTEX, nil)
+        // Serialized mode: a connection shared by mistake is slow, never corrupt. Each service still
+        // gets its own connection so transactions never interleave.
+        let rc = sqlite3_open_v2(path, &h, flags | SQLITE_OPEN_FULLMUTEX, nil)
         guard rc == SQLITE_OK, let h else {
             let msg = h.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(h)

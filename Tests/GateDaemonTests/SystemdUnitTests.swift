@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// The shipped unit file passes `systemd-analyze verify` and keeps a low exposure score.
+@Suite("systemd unit")
+struct SystemdUnitTests {
+    static let analyze = "/usr/bin/systemd-analyze"
+
+    func unitWithBuiltBinary() throws -> String {
+        let dir = NSTemporaryDirectory() + "postern-unit-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let text = try String(contentsOfFile: Binary.root + "/systemd/postern.service", encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/postern", with: Binary.path)
+        try text.write(toFile: dir + "/postern.service", atomically: true, encoding: .utf8)
+        return dir + "/postern.service"
+    }
+
+    func run(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.analyze)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self))
+    }
+
+    @Test("systemd-analyze verify passes", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
+    func verify() throws {
+        let (status, out) = try run(["verify", try unitWithBuiltBinary()])
+        #expect(status == 0, "\(out)")
+        #expect(!out.contains("Unknown key"), "\(out)")
+    }
+
+    @Test("systemd-analyze security rates the sandbox OK (exposure ≤ 2.5)", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
+    func security() throws {
+        let (_, out) = try run(["security", "--offline=true", try unitWithBuiltBinary()])
+        guard let line = out.split(separator: "\n").last(where: { $0.contains("Overall exposure level") }),
+            let score = line.split(separator: " ").compactMap({ Double($0) }).first
+        else {
+            Issue.record("no exposure score in: \(out.suffix(300))")
+            return
+        }
+        #expect(score <= 2.5, "\(line)")
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Prints Postern's figures next to raw baselines measured in the same run on the same disk
+# (durable append vs write+fdatasync, 64 appenders vs the single-writer sync rate, recovery vs
+# CRC32C, mirror vs raw sqlite3 inserts, decision vs Ed25519 verify, scan→relay vs fdatasync).
+# Usage: scripts/bench.sh [DIR]   (DIR: where to write; default the system temp directory)
+# The ordo-one/benchmark suites: swift package --package-path Benchmarks benchmark
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+swift build -c release --package-path Benchmarks --product ratios
+Benchmarks/.build/release/ratios "${1:-${TMPDIR:-/tmp}}"
