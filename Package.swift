@@ -22,6 +22,7 @@ let package = Package(
         // C shims: the only places that see kernel structs Swift cannot import cleanly.
         .target(name: "CSysShim"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibUSB", pkgConfig: "libusb-1.0", providers: [.apt(["libusb-1.0-0-dev"])]),
         .target(
             name: "CGpiodShim",
             linkerSettings: [.linkedLibrary("gpiod")]
@@ -38,7 +39,7 @@ let package = Package(
         .target(name: "DeviceProtocols"),
         .target(
             name: "Devices",
-            dependencies: ["DeviceProtocols", "CSysShim", "CGpiodShim"]
+            dependencies: ["DeviceProtocols", "CSysShim", "CGpiodShim", "CLibUSB"]
         ),
         .target(
             name: "GateStore",

@@ -50,6 +50,7 @@ public final class SerialDevice: @unchecked Sendable {
     private var wakePipe: [Int32] = [-1, -1]
     private var thread: Thread?
     private var baudOverride: Int?
+    private var woken = false
     public let minBackoff: Double
     public let maxBackoff: Double
 
@@ -77,6 +78,9 @@ public final class SerialDevice: @unchecked Sendable {
 
     /// Cuts a reconnect backoff short (a hotplug event saw the device come back).
     public func wake() {
+        lock.lock()
+        woken = true
+        lock.unlock()
         var b: UInt8 = 1
         _ = Glibc.write(wakePipe[1], &b, 1)
     }
@@ -124,7 +128,11 @@ public final class SerialDevice: @unchecked Sendable {
                     reportedMissing = true
                 }
                 if !sleep(backoff) { return }
-                backoff = min(maxBackoff, backoff * 2)
+                lock.lock()
+                // A hotplug arrival restarts the backoff: the device is probably there now.
+                backoff = woken ? minBackoff : min(maxBackoff, backoff * 2)
+                woken = false
+                lock.unlock()
                 continue
             }
             reportedMissing = false

@@ -1,3 +1,4 @@
+import Devices
 import Foundation
 import GateCore
 
@@ -30,6 +31,10 @@ public enum DeviceInventory {
             if let want = d.usb, let ids, ids != want { state += ", USB id \(ids) does not match \(want)" }
             let lanes = c.lanes.filter { $0.thermometer == d.id || $0.readers.contains(d.id) }.map(\.id)
             lines.append("\(d.id)\t\(d.kind.rawValue)/\(d.proto)\t\(d.path)\(target)\tusb \(ids ?? d.usb.map { "(want \($0))" } ?? "-")\tlanes \(lanes.joined(separator: ","))\t\(state)")
+        }
+        let wanted = Set(c.devices.compactMap { $0.usb })
+        for id in Set(UsbHotplug.connected().map(\.description)) where wanted.contains(id) {
+            lines.append("usb \(id)\tconnected\tconfigured for \(c.devices.filter { $0.usb == id }.map(\.id).joined(separator: ","))")
         }
         let byID = "/dev/serial/by-id"
         let configured = Set(c.devices.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: $0.path) })

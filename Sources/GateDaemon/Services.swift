@@ -42,7 +42,27 @@ struct DeviceService: Service {
     let kiosk: Kiosk
     func run() async throws {
         for d in kiosk.devices { d.start() }
+        // USB hotplug: a configured vendor:product arriving wakes its device at once.
+        var byID: [UsbHotplug.USBID: [SerialDevice]] = [:]
+        for (cfg, dev) in zip(kiosk.config.devices, kiosk.devices) {
+            if let id = cfg.usb.flatMap(UsbHotplug.USBID.init) { byID[id, default: []].append(dev) }
+        }
+        var hotplug: UsbHotplug?
+        if !byID.isEmpty {
+            let targets = byID
+            let logger = kiosk.logger
+            let (h, why) = UsbHotplug.start(watching: Set(byID.keys)) { change in
+                if case .arrived(let id) = change {
+                    logger.info("USB \(id) arrived; reopening its device")
+                    // Give udev a moment to make the /dev/postern/ link, then retry at once.
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { for d in targets[id] ?? [] { d.wake() } }
+                }
+            }
+            hotplug = h
+            if let why { kiosk.logger.notice("USB hotplug unavailable (\(why)); devices are retried periodically") }
+        }
         try? await gracefulShutdown()
+        hotplug?.stop()
         for d in kiosk.devices { d.stop() }
         for io in kiosk.io.values { io.shutdown() }
     }

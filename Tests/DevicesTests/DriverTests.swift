@@ -224,3 +224,32 @@ struct GateIOTests {
         #expect(ev.wait { $0 == .input(line: "exit_button", active: true, at: 0) || { if case .input("exit_button", true, _) = $0 { true } else { false } }($0) } != nil)
     }
 }
+
+@Suite("USB hotplug")
+struct UsbHotplugTests {
+    @Test("starts, or says clearly why it cannot (no USB host here); USB ids parse")
+    func start() {
+        let (h, why) = UsbHotplug.start(watching: [UsbHotplug.USBID(vendor: 0x1a86, product: 0x7523)]) { _ in }
+        #expect((h == nil) == (why != nil))
+        h?.stop()
+        #expect(UsbHotplug.USBID("1a86:7523") == UsbHotplug.USBID(vendor: 0x1a86, product: 0x7523))
+        #expect(UsbHotplug.USBID("1a86:75") == UsbHotplug.USBID(vendor: 0x1a86, product: 0x75))
+        #expect(UsbHotplug.USBID("xyz") == nil)
+        #expect(UsbHotplug.USBID(vendor: 0x0c2e, product: 0x0b8f).description == "0c2e:0b8f")
+    }
+
+    @Test("a wake cuts a reconnect backoff short")
+    func wake() throws {
+        let link = tempPath("late")
+        let ev = EventCollector()
+        let dev = SerialDevice(path: link, driver: SerialScannerDriver(name: "s"), minBackoff: 5, maxBackoff: 5, sink: ev.sink)
+        dev.start()
+        defer { dev.stop() }
+        #expect(ev.wait { if case .disconnected = $0 { true } else { false } } != nil)
+        let pty = try PseudoTerminal(link: link)
+        defer { pty.close() }
+        dev.wake()
+        // Without the wake this would take the 5 s backoff.
+        #expect(ev.wait(timeout: 2) { if case .connected = $0 { true } else { false } } != nil)
+    }
+}
