@@ -82,7 +82,24 @@ struct MirrorCommand: AsyncParsableCommand {
 
 /// Hidden helpers for tests that need a real process (SIGKILL).
 struct Debug: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "debug", shouldDisplay: false, subcommands: [AppendStress.self])
+    static let configuration = CommandConfiguration(commandName: "debug", shouldDisplay: false, subcommands: [AppendStress.self, LogDigest.self])
+
+    struct LogDigest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open the log as the daemon would (recovery included) and print `rec SEQ CRC` for every record.")
+        @Option var dataDir: String
+        func run() async throws {
+            let w = try LogWriter.open(directory: dataDir + "/log")
+            let r = w.recovery
+            w.close()
+            out("recovery truncated=\(r.truncatedBytes) gaps=\(r.gaps.count) last=\(r.lastSeq)")
+            let c = LogCursor(directory: dataDir + "/log", from: 1)
+            while true {
+                let recs = try c.next(limit: 4096)
+                if recs.isEmpty { break }
+                for rec in recs { out("rec \(rec.seq) \(CRC32C.checksum(rec.payload))") }
+            }
+        }
+    }
 
     struct AppendStress: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Append events from concurrent writers and print each acknowledged sequence number as soon as it is durable.")

@@ -25,9 +25,7 @@ func pct(_ xs: [Double], _ p: Double) -> Double {
 }
 func ms(_ s: Double) -> String { String(format: "%.3f ms", s * 1000) }
 func us(_ s: Double) -> String { String(format: "%.1f µs", s * 1_000_000) }
-var rows: [(String, String, String, String, String)] = []
 func row(_ what: String, _ postern: String, _ raw: String, _ ratio: String, _ goal: String) {
-    rows.append((what, postern, raw, ratio, goal))
     print("| \(what) | \(postern) | \(raw) | \(ratio) | \(goal) |")
 }
 print("| measure | Postern | raw baseline | ratio | goal |")

@@ -1,0 +1,23 @@
+# Shared helpers for guest scenarios (POSIX sh: dash/busybox).
+PASS=0; FAIL=0
+pass() { PASS=$((PASS+1)); echo "PASS $*"; }
+fail() { FAIL=$((FAIL+1)); echo "FAIL $*"; }
+now_ms() { cut -d' ' -f1 /proc/uptime | awk '{printf "%d", $1*1000}'; }
+# wait_for SECONDS COMMAND...: polls until the command succeeds; prints the wait in ms on success.
+wait_for() {
+  t=$1; shift; start=$(now_ms); end=$((start + t*1000))
+  while [ "$(now_ms)" -lt "$end" ]; do
+    if "$@" >/dev/null 2>&1; then WAITED=$(( $(now_ms) - start )); return 0; fi
+    sleep 0.05
+  done
+  WAITED=-1; return 1
+}
+finish() { echo "RESULT $PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; }
+# A small registry with one resident and a signed pass in $DATA; prints the pass payload file.
+make_registry() {
+  printf 'id,name,sex,id_number,building,unit,room\nr1,Zhang Wei,M,11010519491231002X,1,1,101\n' > /tmp/res.csv
+  "$POSTERN" residents import /tmp/res.csv --data-dir "$DATA" >/dev/null
+  "$POSTERN" keys generate --data-dir "$DATA" >/dev/null
+  "$POSTERN" pass issue r1 --data-dir "$DATA" --out /tmp/pass.txt >/dev/null 2>&1
+}
+logged() { "$POSTERN" tail --after 0 --json --data-dir "$DATA" | grep -q "$1"; }
