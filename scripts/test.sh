@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, builds, and runs every test suite.
+# The test command: installs what it needs, builds, runs every test suite, then the
+# hardware-in-the-loop suite in a VM (real kernel GPIO and power cuts; see docs/HIL.md).
+# POSTERN_SKIP_HIL=1 skips the VM suite (it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build --build-tests
-swift test --skip-build --parallel --num-workers 2 "$@"
+swift test --skip-build "$@"
+if [ $# -eq 0 ]; then bash scripts/hil/all.sh; fi

@@ -10,7 +10,7 @@ CACHE=${HIL_CACHE:-$ROOT/.build-hil}
 CUTS=${1:-20}
 command -v qemu-system-x86_64 >/dev/null || { echo "skipped: qemu not installed"; exit 77; }
 KVER=$(cat "$CACHE/kver" 2>/dev/null) || { echo "skipped: HIL cache not prepared"; exit 77; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/postern-cut.XXXXXX"); trap 'rm -rf "$WORK"' EXIT
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/postern-cut.XXXXXX"); trap '[ "${HIL_KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 truncate -s 256M "$WORK/disk.img"
 SHARE="$WORK/share"; mkdir -p "$SHARE"
 echo "$CACHE" > "$SHARE/cache"; echo 600 > "$SHARE/timeout"
@@ -28,10 +28,14 @@ boot() {
 }
 fail=0; checked=0; total_acked=0
 for cut in $(seq 1 $((CUTS + 1))); do
-  rm -f "$SHARE/digest.txt" "$SHARE/verify.rc"
+  rm -f "$SHARE/digest.txt" "$SHARE/verify.rc"; cp "$WORK/console" "$WORK/console.prev" 2>/dev/null
   boot
   # Wait for appends to start, then cut at a random moment 0.2–3 s later.
-  for i in $(seq 1 600); do grep -q HIL-APPEND-START "$WORK/console" 2>/dev/null && break; sleep 0.1; done
+  for i in $(seq 1 600); do grep -q HIL-APPEND-START "$WORK/console" 2>/dev/null && break; kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
+  if ! grep -q HIL-APPEND-START "$WORK/console"; then
+    echo "FAIL cut $cut: the guest never started appending:"; grep -E "FAIL|HIL" "$WORK/console" | head -5
+    kill -KILL $QPID 2>/dev/null; exit 1
+  fi
   if [ -f "$SHARE/digest.txt" ]; then
     last=$(awk '/^recovery/{print}' "$SHARE/digest.txt")
     awk '/^rec /{print $2, $3}' "$SHARE/digest.txt" | sort -n > "$WORK/have"
@@ -48,7 +52,7 @@ for cut in $(seq 1 $((CUTS + 1))); do
     checked=$n
   fi
   [ "$cut" -gt "$CUTS" ] && { kill -KILL $QPID 2>/dev/null; wait $QPID 2>/dev/null; break; }
-  sleep "0.$((RANDOM % 9 + 2))$((RANDOM % 10))"
+  sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))"
   kill -KILL $QPID; wait $QPID 2>/dev/null
   tr -d '\r' < "$WORK/console" | awk '/^ack [0-9]+ [0-9]+$/{print $2, $3}' >> "$WORK/acked"
   sort -n -u -o "$WORK/acked" "$WORK/acked"
