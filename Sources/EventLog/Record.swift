@@ -104,6 +104,29 @@ enum RecordCodec {
         return .record(r, size: total)
     }
 
+    /// Checks framing and CRC without building a `Record` (recovery's hot loop).
+    /// Returns (seq, type, flags, size), `nil` size for incomplete, or an invalid reason.
+    enum Checked {
+        case valid(seq: UInt64, type: UInt16, flags: RecordFlags, size: Int)
+        case incomplete
+        case invalid(String)
+    }
+
+    static func check(_ buf: UnsafeRawBufferPointer, at offset: Int) -> Checked {
+        let avail = buf.count - offset
+        if avail < Record.headerSize { return avail == 0 ? .incomplete : (allZero(buf, offset) ? .invalid("zero-filled") : .incomplete) }
+        let len = Int(buf.readLE(UInt32.self, at: offset))
+        if len > Record.maxPayload { return .invalid("length \(len) exceeds maximum") }
+        if len == 0 && buf.readLE(UInt32.self, at: offset + 4) == 0 && buf.readLE(UInt64.self, at: offset + 12) == 0 {
+            return .invalid("zero-filled")
+        }
+        let total = Record.headerSize + len
+        if avail < total { return .incomplete }
+        let crc = CRC32C.update(0, UnsafeRawBufferPointer(rebasing: buf[(offset + 8)..<(offset + total)]))
+        if crc != buf.readLE(UInt32.self, at: offset + 4) { return .invalid("checksum mismatch") }
+        return .valid(seq: buf.readLE(UInt64.self, at: offset + 12), type: buf.readLE(UInt16.self, at: offset + 8), flags: RecordFlags(rawValue: buf.readLE(UInt16.self, at: offset + 10)), size: total)
+    }
+
     static func allZero(_ buf: UnsafeRawBufferPointer, _ offset: Int) -> Bool {
         for i in offset..<buf.count where buf[i] != 0 { return false }
         return true

@@ -28,6 +28,28 @@ struct SegmentScan {
         var off = Segment.headerSize
         var next = firstSeq
         while off < buf.count {
+            // Without a visitor, only framing and CRC are checked: no record is materialised.
+            if visit == nil {
+                switch RecordCodec.check(buf, at: off) {
+                case .valid(let seq, let type, _, let size):
+                    if seq != next && !(type == GapRecord.type && seq > next) {
+                        s.damage = damageAt(buf, off, after: next &- 1, reason: "sequence \(seq) where \(next) was expected")
+                        return s.withLastChain(buf)
+                    }
+                    s.entries.append(Entry(seq: seq, type: type, offset: off, size: size))
+                    next = seq + 1
+                    off += size
+                    s.validEnd = off
+                case .incomplete:
+                    // A damaged length can claim more bytes than the file holds: look past it.
+                    s.damage = damageAt(buf, off, after: next &- 1, reason: "partial record")
+                    return s.withLastChain(buf)
+                case .invalid(let why):
+                    s.damage = damageAt(buf, off, after: next &- 1, reason: why)
+                    return s.withLastChain(buf)
+                }
+                continue
+            }
             switch RecordCodec.decode(buf, at: off) {
             case .record(let r, let size):
                 // A gap record may jump the sequence forward; anything else must be dense.
@@ -42,13 +64,21 @@ struct SegmentScan {
                 off += size
                 s.validEnd = off
             case .incomplete:
-                s.damage = .tornTail(reason: "partial record at offset \(off)")
+                s.damage = damageAt(buf, off, after: next &- 1, reason: "partial record")
                 return s
             case .invalid(let why):
                 s.damage = damageAt(buf, off, after: next &- 1, reason: why)
                 return s
             }
         }
+        return visit == nil ? s.withLastChain(buf) : s
+    }
+
+    /// The chain hash of the last valid record, read from its header.
+    func withLastChain(_ buf: UnsafeRawBufferPointer) -> SegmentScan {
+        guard let e = entries.last else { return self }
+        var s = self
+        s.lastChain = Array(buf[(e.offset + 36)..<(e.offset + 68)])
         return s
     }
 

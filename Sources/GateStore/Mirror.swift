@@ -26,6 +26,36 @@ public final class Mirror: @unchecked Sendable {
 
     public var lastSeq: UInt64 { cursor.nextSeq - 1 }
 
+    /// Only the fields the mirror indexes; the full event stays in `payload`.
+    struct Indexed: Decodable {
+        struct D: Decodable {
+            var outcome: String?
+            var reason: String?
+            var personID: String?
+            var personKind: String?
+            var household: String?
+            var temperature: Double?
+        }
+        var kind: String?
+        var lane: String?
+        var direction: String?
+        var alert: String?
+        var decision: D?
+    }
+
+    private var dayCache: (start: Int64, end: Int64, text: String)?
+
+    /// The local calendar day of a timestamp, cached for the day being mirrored.
+    func day(_ wallNs: Int64) -> String {
+        let secs = wallNs / 1_000_000_000
+        if let c = dayCache, secs >= c.start, secs < c.end { return c.text }
+        let date = Date(timeIntervalSince1970: Double(secs))
+        let text = dayFormatter.string(from: date)
+        let start = Int64(Calendar.current.startOfDay(for: date).timeIntervalSince1970)
+        dayCache = (start, start + 86_400 - 3_600, text)  // an hour short: safe across DST changes
+        return text
+    }
+
     /// Applies available records up to `upTo`; returns how many were applied.
     @discardableResult
     public func catchUp(upTo: UInt64 = .max, batch: Int = 1000, replayRegistry: Bool = false) throws -> Int {
@@ -37,22 +67,24 @@ public final class Mirror: @unchecked Sendable {
             if recs.isEmpty { return total }
             try store.db.transaction {
                 for r in recs {
-                    let e = try? decoder.decode(GateEvent.self, from: Data(r.payload))
+                    let isGate = r.type != GapRecord.type && r.type != Checkpoint.type && !r.flags.contains(.redacted)
+                    let e = isGate ? try? decoder.decode(Indexed.self, from: Data(r.payload)) : nil
                     let kind: String = switch r.type {
                     case GapRecord.type: "gap"
                     case Checkpoint.type: "checkpoint"
-                    default: e?.kind.rawValue ?? (r.flags.contains(.redacted) ? "redacted" : "unknown")
+                    default: e?.kind ?? (r.flags.contains(.redacted) ? "redacted" : "unknown")
                     }
-                    let day = dayFormatter.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9))
                     let d = e?.decision
                     try insert.bind([
-                        .int(Int64(r.seq)), .int(Int64(r.type)), .text(kind), .int(r.wallNs), .text(day), .opt(e?.lane), .opt(e?.direction?.rawValue),
-                        .opt(d?.outcome.rawValue), .opt(d?.reason.rawValue), .opt(d?.personID), .opt(d?.personKind?.rawValue), .opt(d?.household),
+                        .int(Int64(r.seq)), .int(Int64(r.type)), .text(kind), .int(r.wallNs), .text(day(r.wallNs)), .opt(e?.lane), .opt(e?.direction),
+                        .opt(d?.outcome), .opt(d?.reason), .opt(d?.personID), .opt(d?.personKind), .opt(d?.household),
                         .opt(d?.temperature), .opt(e?.alert), .int(r.flags.contains(.clockUnsynced) ? 1 : 0),
-                        .text(r.type == Checkpoint.type || r.type == GapRecord.type && e == nil ? String(decoding: r.payload.prefix(4096), as: UTF8.self).filter { $0.isASCII } : String(decoding: r.payload, as: UTF8.self)),
+                        .text(r.type == Checkpoint.type ? Base64Hex.hex(r.payload) : String(decoding: r.payload, as: UTF8.self)),
                     ])
                     while try insert.step() {}
-                    if replayRegistry, let e, e.kind == .registryChange { try store.replay(e) }
+                    if replayRegistry, kind == GateEvent.Kind.registryChange.rawValue, let full = try? decoder.decode(GateEvent.self, from: Data(r.payload)) {
+                        try store.replay(full)
+                    }
                 }
                 try setCursor.bind([.int(Int64(recs.last!.seq))])
                 while try setCursor.step() {}
@@ -79,4 +111,8 @@ public final class Mirror: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: tmpDir)
         return n
     }
+}
+
+enum Base64Hex {
+    static func hex(_ b: [UInt8]) -> String { b.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined() }
 }
