@@ -39,6 +39,21 @@ public final class PseudoTerminal: @unchecked Sendable {
         }
     }
 
+    /// Speaks through an existing tty instead of a new pty (the gadget side of a USB ACM link in
+    /// the VM harness, or a real serial adapter wired to the device under test).
+    public init(attach path: String) throws {
+        let fd = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw DeviceError(.open, "cannot open \(path): \(errnoText())") }
+        var t = termios()
+        tcgetattr(fd, &t)
+        cfmakeraw(&t)
+        tcsetattr(fd, TCSANOW, &t)
+        master = fd
+        slave = -1
+        slavePath = path
+        link = nil
+    }
+
     /// Lets go of our slave handle (so a driver's close is seen as the peer going away).
     public func releaseSlave() {
         if slave >= 0 {

@@ -37,6 +37,14 @@ public final class DeviceSimulator: @unchecked Sendable {
         pty = try PseudoTerminal(link: link)
     }
 
+    /// Speaks the protocol on an existing tty (`attach`) rather than a new pty.
+    public init(kind: ProtocolKind, attach path: String, slave: UInt8 = 1) throws {
+        self.kind = kind
+        self.link = path
+        self.slave = slave
+        pty = try PseudoTerminal(attach: path)
+    }
+
     public func start() {
         let t = Thread { [self] in loop() }
         t.name = "postern-sim-\(kind.rawValue)"

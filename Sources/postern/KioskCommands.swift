@@ -37,7 +37,8 @@ struct Sim: AsyncParsableCommand {
         """)
     @Argument(help: "thermometer, scanner or idcard") var device: String
     @Option(name: .long, help: "gy-mcu90614, modbus-rtu, ascii-line, serial-line, ga467") var `protocol`: String
-    @Option(name: .long, help: "Path of the symlink to the pty (what the daemon's config names).") var link: String
+    @Option(name: .long, help: "Path of the symlink to the pty (what the daemon's config names).") var link: String?
+    @Option(name: .long, help: "Speak on this existing tty instead of a new pty (e.g. a USB gadget's /dev/ttyGS0).") var attach: String?
     @Option(name: .long) var script: String?
     @Option(name: .long, help: "Modbus slave id.") var slave: Int = 1
 
@@ -51,9 +52,16 @@ struct Sim: AsyncParsableCommand {
                 guard let text = try? String(contentsOfFile: script, encoding: .utf8) else { throw Exit.io("cannot read \(script)") }
                 do { steps = try DeviceSimulator.parse(script: text) } catch let e as DeviceSimulator.ScriptError { throw Exit.invalid("\(script):\(e.line): \(e.message)") }
             }
-            let sim = try DeviceSimulator(kind: kind, link: link, slave: UInt8(slave))
+            let sim: DeviceSimulator
+            if let attach {
+                sim = try DeviceSimulator(kind: kind, attach: attach, slave: UInt8(slave))
+            } else if let link {
+                sim = try DeviceSimulator(kind: kind, link: link, slave: UInt8(slave))
+            } else {
+                throw ValidationError("give --link PATH (a new pty) or --attach TTY")
+            }
             sim.start()
-            out("\(device) simulator (\(kind.rawValue)) at \(link)")
+            out("\(device) simulator (\(kind.rawValue)) at \(sim.link)")
             if let steps {
                 sim.run(steps)
                 out("script done; still serving (Ctrl-C to stop)")
