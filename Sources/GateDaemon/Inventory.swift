@@ -37,10 +37,10 @@ public enum DeviceInventory {
             lines.append("usb \(id)\tconnected\tconfigured for \(c.devices.filter { $0.usb == id }.map(\.id).joined(separator: ","))")
         }
         let byID = "/dev/serial/by-id"
-        let configured = Set(c.devices.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: $0.path) })
+        func real(_ p: String) -> String { URL(fileURLWithPath: p).resolvingSymlinksInPath().path }
+        let configured = Set(c.devices.map { real($0.path) })
         for n in (try? FileManager.default.contentsOfDirectory(atPath: byID)) ?? [] {
-            let t = (try? FileManager.default.destinationOfSymbolicLink(atPath: byID + "/" + n)) ?? ""
-            if !configured.contains(t) { lines.append("-\tunconfigured\t\(byID)/\(n)\tusb \(usbIDs(forDevice: byID + "/" + n) ?? "?")\t-\tnot in config") }
+            if !configured.contains(real(byID + "/" + n)) { lines.append("-\tunconfigured\t\(byID)/\(n)\tusb \(usbIDs(forDevice: byID + "/" + n) ?? "?")\t-\tnot in config") }
         }
         return lines
     }

@@ -1,0 +1,106 @@
+#!/bin/sh
+# USB on real kernel stacks: two dummy_hcd gadgets with the vendor/product ids of a CH340
+# thermometer (1a86:7523) and a Newland CDC scanner (1eab:8306), each an ACM function; the host
+# side enumerates them, systemd-udevd applies the project's own udev/60-postern.rules to make
+# /dev/postern/thermo-in and /dev/postern/qr-in, and `postern serve` runs a full passage from
+# gadget bytes (GY-MCU90614 frames, a QR line) to the relay line on gpio-sim. Then hotplug:
+# unbind the thermometer mid-run (fault logged, the daemon keeps running), rebind (it recovers
+# without a restart; the time is printed).
+. "$HIL_GUEST/lib.sh"
+ROOT=$(cd "$HIL_GUEST/../../.." && pwd)
+DATA=/tmp/hil-data; rm -rf "$DATA"; mkdir -p "$DATA"
+modprobe gpio-sim && modprobe dummy_hcd num=2 && modprobe libcomposite && modprobe usb_f_acm || { echo "FAIL modules"; exit 1; }
+# GPIO chip for the relay.
+C=/sys/kernel/config/gpio-sim/kiosk
+mkdir -p $C/bank0 && echo 8 > $C/bank0/num_lines && echo 1 > $C/live
+CHIP=$(cat $C/bank0/chip_name); S=/sys/devices/platform/$(cat $C/dev_name)/$CHIP
+echo pull-up > $S/sim_gpio0/pull
+# udev with the project's rules (the host's /etc is read-only: runtime rules directory).
+mkdir -p /run/udev/rules.d
+cp "$ROOT/udev/60-postern.rules" /run/udev/rules.d/
+/lib/systemd/systemd-udevd --daemon --resolve-names=never || { echo "FAIL udevd"; exit 1; }
+gadget() {  # NAME VID PID SERIAL UDC
+  G=/sys/kernel/config/usb_gadget/$1; mkdir -p $G; cd $G
+  echo 0x$2 > idVendor; echo 0x$3 > idProduct; echo 0x0200 > bcdUSB
+  echo 0xEF > bDeviceClass; echo 0x02 > bDeviceSubClass; echo 0x01 > bDeviceProtocol
+  mkdir -p strings/0x409 configs/c.1/strings/0x409 functions/acm.usb0
+  echo $4 > strings/0x409/serialnumber; echo "HIL" > strings/0x409/manufacturer; echo "$1" > strings/0x409/product
+  echo cfg > configs/c.1/strings/0x409/configuration
+  ln -s functions/acm.usb0 configs/c.1/ 2>/dev/null
+  echo $5 > UDC; cd /
+}
+UDC1=$(ls /sys/class/udc | sed -n 1p); UDC2=$(ls /sys/class/udc | sed -n 2p)
+t0=$(now_ms)
+gadget thermo 1a86 7523 T0001 $UDC1
+gadget scanner 1eab 8306 S0001 $UDC2
+wait_for 30 test -e /dev/postern/thermo-in && pass "udev rule made /dev/postern/thermo-in → $(readlink /dev/postern/thermo-in) ($(( $(now_ms) - t0 )) ms after bind)" || { fail "no /dev/postern/thermo-in"; ls -l /dev/ttyACM* /dev/postern 2>&1; }
+wait_for 30 test -e /dev/postern/qr-in && pass "udev rule made /dev/postern/qr-in → $(readlink /dev/postern/qr-in)" || fail "no /dev/postern/qr-in"
+ls /dev/serial/by-id/ 2>/dev/null | grep -q 1a86 || ls /dev/serial/by-id/ 2>/dev/null | grep -q HIL && pass "/dev/serial/by-id link present: $(ls /dev/serial/by-id | head -1)" || echo "INFO no /dev/serial/by-id link"
+# Which gadget-side port belongs to which gadget: ttyGS<n> follows the function's port_num.
+GS_T=/dev/ttyGS$(cat /sys/kernel/config/usb_gadget/thermo/functions/acm.usb0/port_num)
+GS_S=/dev/ttyGS$(cat /sys/kernel/config/usb_gadget/scanner/functions/acm.usb0/port_num)
+
+make_registry
+cat > /tmp/postern.toml <<CFG
+data_dir = "$DATA"
+[rules]
+pairing_window_seconds = 10
+reading_holdoff_seconds = 0
+anti_passback = "off"
+[relay]
+pulse_ms = 1500
+[gpio]
+chip = "/dev/$CHIP"
+[[device]]
+id = "thermo-in"
+kind = "thermometer"
+protocol = "gy-mcu90614"
+path = "/dev/postern/thermo-in"
+baud = 9600
+usb = "1a86:7523"
+[[device]]
+id = "qr-in"
+kind = "scanner"
+protocol = "serial-line"
+path = "/dev/postern/qr-in"
+usb = "1eab:8306"
+[[lane]]
+id = "in"
+direction = "in"
+thermometer = "thermo-in"
+readers = ["qr-in"]
+[lane.gpio]
+relay = { offset = 0, active_low = true }
+CFG
+# The devices' far ends: GY frames (a person at 36.5 every 4 s) and QR lines from a fifo.
+"$POSTERN" sim thermometer --protocol gy-mcu90614 --attach $GS_T > /tmp/sim-t.log 2>&1 &
+SIMT=$!
+mkfifo /tmp/scan.fifo
+"$POSTERN" sim scanner --protocol serial-line --attach $GS_S < /tmp/scan.fifo > /tmp/sim-s.log 2>&1 &
+exec 3>/tmp/scan.fifo
+"$POSTERN" serve --config /tmp/postern.toml > /tmp/serve.log 2>&1 & PID=$!
+wait_for 60 logged '"device":"qr-in"' && pass "daemon opened the USB devices by their udev names" || { fail "daemon did not come up"; cat /tmp/serve.log; }
+"$POSTERN" devices --config /tmp/postern.toml | sed 's/^/INFO devices: /'
+wait_for 30 logged '"device":"thermo-in","kind":"device_state","message":"connected' || true
+cat /tmp/pass.txt >&3
+wait_for 30 sh -c "[ \$(cat $S/sim_gpio0/value) = 0 ]" && pass "full passage: gadget bytes → decision → relay line ($WAITED ms after the QR line)" || fail "no passage from USB devices to the relay"
+wait_for 10 logged '"reason":"ok"' && pass "admit logged" || fail "admit not logged"
+
+# Hotplug: unbind the thermometer gadget mid-run.
+echo "" > /sys/kernel/config/usb_gadget/thermo/UDC
+wait_for 30 logged '"alert":"device_missing"' && pass "unplugged thermometer: device_missing alert ($WAITED ms)" || fail "no device_missing alert"
+kill -0 $PID && pass "daemon still running with the device gone" || fail "daemon died"
+kill $SIMT 2>/dev/null
+echo $UDC1 > /sys/kernel/config/usb_gadget/thermo/UDC
+t1=$(now_ms)
+wait_for 60 sh -c "\"$POSTERN\" tail --after 0 --json --data-dir $DATA | grep '\"device\":\"thermo-in\"' | grep -c 'connected at' | grep -q 2" && pass "replugged thermometer reopened without a restart in $(( $(now_ms) - t1 )) ms" || fail "thermometer not reopened"
+"$POSTERN" sim thermometer --protocol gy-mcu90614 --attach $GS_T > /tmp/sim-t2.log 2>&1 &
+sleep 2
+cat /tmp/pass.txt >&3
+wait_for 30 sh -c "[ \$(cat $S/sim_gpio0/value) = 0 ]" && pass "passage works again after the replug" || fail "no passage after replug"
+grep -q "hotplug unavailable" /tmp/serve.log && echo "INFO daemon log: $(grep -o 'USB hotplug unavailable.*' /tmp/serve.log | head -1)"
+grep -q "arrived; reopening" /tmp/serve.log && pass "libusb hotplug saw the arrival" || echo "INFO no libusb hotplug arrival logged (periodic retry reopened it)"
+kill -TERM $PID; wait $PID
+"$POSTERN" log verify --data-dir "$DATA" >/dev/null && pass "log verifies" || fail "log verify failed"
+exec 3>&-
+finish
