@@ -80,28 +80,19 @@ enum RecordCodec {
     }
 
     static func decode(_ buf: UnsafeRawBufferPointer, at offset: Int) -> Decoded {
-        let avail = buf.count - offset
-        if avail < Record.headerSize { return avail == 0 ? .incomplete : (allZero(buf, offset) ? .invalid("zero-filled") : .incomplete) }
-        let len = Int(buf.readLE(UInt32.self, at: offset))
-        if len > Record.maxPayload { return .invalid("length \(len) exceeds maximum") }
-        if len == 0 && buf.readLE(UInt32.self, at: offset + 4) == 0 && buf.readLE(UInt64.self, at: offset + 12) == 0 {
-            return .invalid("zero-filled")
+        switch check(buf, at: offset) {
+        case .incomplete: return .incomplete
+        case .invalid(let why): return .invalid(why)
+        case .valid(let seq, let type, let flags, let total):
+            let r = Record(
+                type: type, flags: flags, seq: seq,
+                wallNs: buf.readLE(Int64.self, at: offset + 20),
+                monoNs: buf.readLE(UInt64.self, at: offset + 28),
+                chain: Array(buf[(offset + 36)..<(offset + 68)]),
+                payload: Array(buf[(offset + 68)..<(offset + total)])
+            )
+            return .record(r, size: total)
         }
-        let total = Record.headerSize + len
-        if avail < total { return .incomplete }
-        let stored = buf.readLE(UInt32.self, at: offset + 4)
-        let crc = CRC32C.update(0, UnsafeRawBufferPointer(rebasing: buf[(offset + 8)..<(offset + total)]))
-        if crc != stored { return .invalid("checksum mismatch") }
-        let r = Record(
-            type: buf.readLE(UInt16.self, at: offset + 8),
-            flags: RecordFlags(rawValue: buf.readLE(UInt16.self, at: offset + 10)),
-            seq: buf.readLE(UInt64.self, at: offset + 12),
-            wallNs: buf.readLE(Int64.self, at: offset + 20),
-            monoNs: buf.readLE(UInt64.self, at: offset + 28),
-            chain: Array(buf[(offset + 36)..<(offset + 68)]),
-            payload: Array(buf[(offset + 68)..<(offset + total)])
-        )
-        return .record(r, size: total)
     }
 
     /// Checks framing and CRC without building a `Record` (recovery's hot loop).

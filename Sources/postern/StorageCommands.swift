@@ -42,10 +42,7 @@ struct LogCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             try await guarded {
-                let w: LogWriter
-                do { w = try LogWriter.open(directory: global.dataDir + "/log") } catch let e as LogError where e.code == .locked {
-                    throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
-                }
+                let w = try openForMaintenance(global.dataDir)
                 let r = w.recovery
                 w.close()
                 out("seq \(r.firstSeq)…\(r.lastSeq) in \(r.segments) segment(s); \(r.truncatedBytes) torn byte(s) cut")
@@ -57,6 +54,13 @@ struct LogCommand: AsyncParsableCommand {
     }
 }
 
+/// Storage maintenance needs the single-writer lock: with the daemon running, say so plainly.
+func openForMaintenance(_ dataDir: String) throws -> LogWriter {
+    do { return try LogWriter.open(directory: dataDir + "/log") } catch let e as LogError where e.code == .locked {
+        throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
+    }
+}
+
 struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "mirror", abstract: "The SQLite mirror.", subcommands: [Rebuild.self])
     struct Rebuild: AsyncParsableCommand {
@@ -65,10 +69,7 @@ struct MirrorCommand: AsyncParsableCommand {
         func run() async throws {
             try await guarded {
                 // The log must hold every registry change first: take the writer lock and drain.
-                let w: LogWriter
-                do { w = try LogWriter.open(directory: global.dataDir + "/log") } catch let e as LogError where e.code == .locked {
-                    throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
-                }
+                let w = try openForMaintenance(global.dataDir)
                 defer { w.close() }
                 if FileManager.default.fileExists(atPath: global.dataDir + "/postern.db") {
                     _ = try Store.open(dataDir: global.dataDir).drainAudit(into: w)
