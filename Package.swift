@@ -62,6 +62,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Fuzz harness: a corpus replayer in normal builds; a libFuzzer binary when scripts/fuzz.sh
+        // builds it with -DPOSTERN_FUZZ -sanitize=fuzzer,address.
+        .executableTarget(
+            name: "PosternFuzz",
+            dependencies: ["DeviceProtocols", "EventLog", "GateCore", "GateDaemon", "GateStore"]
+        ),
         .target(name: "GateTestSupport", dependencies: ["Devices", "DeviceProtocols", "EventLog", "CSysShim"]),
 
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),
