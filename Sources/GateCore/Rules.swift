@@ -13,6 +13,9 @@ public struct RulesConfig: Sendable, Equatable, Codable {
     /// A reading this soon after a passage was decided belongs to the person who just left, not to
     /// the next credential: it is not kept for pairing.
     public var readingHoldoffSeconds = 2.0
+    /// The same person's credential at two different lanes within this many seconds cannot be one
+    /// person walking: an `impossible_travel` alert (a shared or copied pass). 0 turns it off.
+    public var impossibleTravelSeconds = 3.0
     public var quotaExits = 1
     public var quotaDays = 2
     public var isolationDays = 14

@@ -109,6 +109,7 @@ extension KioskConfig {
             t.number("retest_cooldown_seconds", 0...120) { c.rules.retestCooldownSeconds = $0 }
             t.number("pairing_window_seconds", 1...120) { c.rules.pairingWindowSeconds = $0 }
             t.number("reading_holdoff_seconds", 0...30) { c.rules.readingHoldoffSeconds = $0 }
+            t.number("impossible_travel_seconds", 0...600) { c.rules.impossibleTravelSeconds = $0 }
             t.int("quota_exits", 1...20) { c.rules.quotaExits = $0 }
             t.int("quota_days", 1...30) { c.rules.quotaDays = $0 }
             t.int("isolation_days", 0...60) { c.rules.isolationDays = $0 }

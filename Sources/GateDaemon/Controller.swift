@@ -34,6 +34,7 @@ public actor Controller {
     var maskPressed: [String: Double] = [:]
     var couriersInside: [String: (since: Double, alerted: Bool)] = [:]
     var faultWindow: [String: (start: Double, count: Int, dropped: Int)] = [:]
+    var lastSeen: [String: (lane: String, at: Double)] = [:]
     public private(set) var lastTick = monoSeconds()
     public private(set) var decisions = 0
 
@@ -225,6 +226,13 @@ public actor Controller {
                 _ = try await journal.append(GateEvent.passage(d, s, at: wallSeconds()))
                 decisions += 1
                 registry.record(d, direction: s.direction, at: Timestamp(wallSeconds()))
+                if let id = d.personID {
+                    let t = wallSeconds()
+                    if let prev = lastSeen[id], prev.lane != lane, config.rules.impossibleTravelSeconds > 0, t - prev.at < config.rules.impossibleTravelSeconds {
+                        try await alert("impossible_travel", message: "\(id)'s credential at \(prev.lane) and \(lane) \(String(format: "%.1f", t - prev.at)) s apart: shared or copied pass?", lane: lane, alarm: false)
+                    }
+                    lastSeen[id] = (lane, t)
+                }
                 if d.outcome == .admit, d.personKind == .visitor, s.direction == .in, let id = d.personID { onVisitorEntry(id) }
                 if d.outcome == .admit, d.personKind == .courier, let id = d.personID {
                     if s.direction == .in { couriersInside[id] = (wallSeconds(), false) } else { couriersInside[id] = nil }

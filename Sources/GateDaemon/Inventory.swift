@@ -63,7 +63,7 @@ extension KioskConfig {
         let r = rules
         o.append("\n[rules]")
         o.append("fever_threshold = \(r.feverThreshold)\nplausible_min = \(r.plausibleMin)\nplausible_max = \(r.plausibleMax)\ncompensation = \(r.compensation)")
-        o.append("retests = \(r.retests)\nretest_cooldown_seconds = \(r.retestCooldownSeconds)\npairing_window_seconds = \(r.pairingWindowSeconds)\nreading_holdoff_seconds = \(r.readingHoldoffSeconds)")
+        o.append("retests = \(r.retests)\nretest_cooldown_seconds = \(r.retestCooldownSeconds)\npairing_window_seconds = \(r.pairingWindowSeconds)\nreading_holdoff_seconds = \(r.readingHoldoffSeconds)\nimpossible_travel_seconds = \(r.impossibleTravelSeconds)")
         o.append("quota_exits = \(r.quotaExits)\nquota_days = \(r.quotaDays)\nisolation_days = \(r.isolationDays)\ncourier_stay_minutes = \(r.courierStayMinutes)")
         o.append("anti_passback = \(q(r.antiPassback.rawValue))\nmask = \(q(r.mask.rawValue))")
         o.append("\n[relay]\npulse_ms = \(r.relayPulseMs)")

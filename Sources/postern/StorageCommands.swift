@@ -61,6 +61,34 @@ func openForMaintenance(_ dataDir: String) throws -> LogWriter {
     }
 }
 
+struct Purge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove personal data recorded before DATE: log payloads redacted (chain stays verifiable), mirror rows cleared.", discussion: """
+        Passage, registry-change and alert events before DATE keep their sequence number, time and
+        chain link; their payload becomes its SHA-256, so `postern log verify` still checks the whole
+        chain and every signed checkpoint. The daemon must be stopped.
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "YYYY-MM-DD: data recorded before this day is purged.") var before: String
+
+    func run() async throws {
+        try await guarded {
+            let cutoff = try parseDay(before) * 1_000_000_000
+            let personal: Set<UInt16> = [GateEvent.Kind.passage.recordType, GateEvent.Kind.registryChange.recordType, GateEvent.Kind.alert.recordType]
+            let n: Int
+            do {
+                n = try LogRedaction.redact(directory: global.dataDir + "/log") { $0.wallNs < cutoff && personal.contains($0.type) }
+            } catch let e as LogError where e.code == .locked {
+                throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
+            }
+            let s = try Store.open(dataDir: global.dataDir)
+            try s.db.transaction {
+                try s.db.run("UPDATE events SET payload = json_object('kind', kind, 'redacted', 1), person = NULL, household = NULL WHERE wall_ns < ? AND type IN (1, 3, 6)", [.int(cutoff)])
+            }
+            out("\(n) record(s) redacted in the log; mirror rows before \(before) cleared of personal data")
+        }
+    }
+}
+
 struct MirrorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "mirror", abstract: "The SQLite mirror.", subcommands: [Rebuild.self])
     struct Rebuild: AsyncParsableCommand {

@@ -259,6 +259,16 @@ struct KioskTests {
         #expect(try LogVerifier(directory: h.dir + "/log", keys: { $0 == "kiosk" ? KioskKey.publicKey(dataDir: h.dir) : nil }).run().ok)
     }
 
+    @Test("the same pass at two lanes within an impossible interval raises an alert")
+    func impossibleTravel() async throws {
+        let h = try Harness()
+        try await h.ready()
+        h.scanIn.scan(h.passes["r1"]!)
+        h.scanOut.scan(h.passes["r1"]!)
+        #expect(await h.waitEvent(timeout: 10) { $0.kind == .alert && $0.alert == "impossible_travel" } != nil, "\(h.dump())")
+        await h.stop()
+    }
+
     @Test("door forced open and the exit button are logged; the exit button opens the relay")
     func door() async throws {
         let h = try Harness()

@@ -245,6 +245,30 @@ struct AdminCLITests {
         #expect(wide.stderr.contains("must be 0600"))
     }
 
+    @Test("purge redacts personal data before a date; the log still verifies, nothing after it is touched")
+    func purge() throws {
+        let dir = tempPath("purge")
+        let w = try LogWriter.open(directory: dir + "/log")
+        let j = Journal(writer: w)
+        for _ in 0..<5 {
+            let d = Decision(outcome: .admit, reason: .ok, personID: "r1", personKind: .resident, personName: "张伟", household: "h1")
+            _ = try j.appendBlocking(GateEvent.passage(d, Lane.Summary(lane: "a", direction: .in, credentialKind: "qr", readings: [], retests: 0), at: Date().timeIntervalSince1970))
+        }
+        w.close()
+        _ = try Store.open(dataDir: dir)
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        let tomorrow = f.string(from: Date().addingTimeInterval(86_400))
+        let r = try Binary.run(["purge", "--before", tomorrow, "--data-dir", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("5 record(s) redacted"))
+        let v = try Binary.run(["log", "verify", "--data-dir", dir])
+        #expect(v.status == 0, "\(v.stdout)")
+        #expect(v.stdout.contains("5 redacted payload(s)"))
+        let tail = try Binary.run(["tail", "--after", "0", "--json", "--unmask", "--data-dir", dir]).stdout
+        #expect(!tail.contains("张伟"))
+    }
+
     @Test("tail resumes after a sequence number without repeats or gaps, masks names, and filters")
     func tail() throws {
         let dir = tempPath("tail")
