@@ -6,10 +6,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
-swift build --scratch-path .build-fuzz --product PosternFuzz \
-  -Xswiftc -DPOSTERN_FUZZ -Xswiftc -sanitize=fuzzer,address >/tmp/postern-fuzz-build.log 2>&1 \
-  || { echo "fuzz build failed:"; tail -20 /tmp/postern-fuzz-build.log; exit 1; }
-BIN=.build-fuzz/debug/PosternFuzz
+# lld: gold hits an internal error formatting diagnostics for the sanitized link.
+FLAGS=(--scratch-path .build-fuzz --product PosternFuzz -Xswiftc -DPOSTERN_FUZZ -Xswiftc -sanitize=fuzzer,address
+       -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld)
+swift build "${FLAGS[@]}" >/tmp/postern-fuzz-build.log 2>&1 \
+  || { echo "fuzz build failed:"; grep -v "Cannot export" /tmp/postern-fuzz-build.log | tail -20; exit 1; }
+BIN=$(swift build "${FLAGS[@]}" --show-bin-path)/PosternFuzz
 mkdir -p .build-fuzz/crashes .build-fuzz/corpus
 failed=0
 for t in gy modbus ascii lines evdev ga467 pass config csv log; do

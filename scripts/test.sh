@@ -9,4 +9,8 @@ swift build --build-tests
 # Serial: many suites drive real ptys, processes and timers; run in parallel on a 2-core machine
 # they starve each other and time out. The whole Swift suite takes about a minute and a half.
 swift test --skip-build --no-parallel "$@"
-if [ $# -eq 0 ]; then bash scripts/hil/all.sh; fi
+if [ $# -eq 0 ]; then
+  # Coverage-guided fuzzing of every parser, briefly (scripts/fuzz.sh SECONDS for longer runs).
+  bash scripts/fuzz.sh "${POSTERN_FUZZ_SECONDS:-10}"
+  bash scripts/hil/all.sh
+fi

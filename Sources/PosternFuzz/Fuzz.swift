@@ -80,6 +80,13 @@ func LLVMFuzzerRunDriver(
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt
 
+/// libFuzzer's own `main` (pulled in by -sanitize=fuzzer) calls this.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    Targets.run(target, data.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
+    return 0
+}
+
 /// With libFuzzer linked in (-sanitize=fuzzer): hand our arguments to libFuzzer's driver.
 @main
 struct FuzzMain {
