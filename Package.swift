@@ -22,6 +22,7 @@ let package = Package(
         // C shims: the only places that see kernel structs Swift cannot import cleanly.
         .target(name: "CSysShim"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .systemLibrary(name: "CLibUSB", pkgConfig: "libusb-1.0", providers: [.apt(["libusb-1.0-0-dev"])]),
         .target(
             name: "CGpiodShim",
@@ -45,6 +46,7 @@ let package = Package(
             name: "GateStore",
             dependencies: ["GateCore", "EventLog", "CSQLite"]
         ),
+        .target(name: "PassCards", dependencies: ["CQRencode", "GateCore"]),
         .target(
             name: "GateDaemon",
             dependencies: [
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "postern",
             dependencies: [
-                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices",
+                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "PassCards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

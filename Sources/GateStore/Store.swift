@@ -191,6 +191,12 @@ public final class Store: @unchecked Sendable {
         }.first
     }
 
+    /// The person's latest issued pass, if it is still good.
+    public func currentPass(person: String) throws -> PassRecord? {
+        guard let id = try db.query("SELECT id FROM passes WHERE person = ? AND current = 1 AND revoked = 0", [.text(person)], { UInt64(bitPattern: $0.int(0)) }).first else { return nil }
+        return try pass(id: id)
+    }
+
     /// Revokes a pass (lost, stolen): every kiosk denies it from its next registry reload.
     public func revokePass(_ id: UInt64, reason: String, actor: String) throws {
         guard var rec = try pass(id: id) else { throw Database.Error(message: "no pass \(String(id, radix: 16))") }

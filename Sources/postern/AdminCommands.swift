@@ -3,6 +3,7 @@ import Foundation
 import GateCore
 import GateDaemon
 import GateStore
+import PassCards
 
 func parseDay(_ s: String) throws -> Timestamp {
     guard let t = ResidentImport.parseDay(s, utcOffset: TimeZone.current.secondsFromGMT()) else { throw ValidationError("\"\(s)\" is not a date (YYYY-MM-DD)") }
@@ -216,7 +217,67 @@ struct Exempt: AsyncParsableCommand {
 }
 
 struct PassCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pass", abstract: "Passes (出入证).", subcommands: [Issue.self, Revoke.self, Verify.self])
+    static let configuration = CommandConfiguration(commandName: "pass", abstract: "Passes (出入证).", subcommands: [Issue.self, Revoke.self, Verify.self, Print.self])
+
+    struct Print: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Printable pass cards (SVG or PNG; card size, or A4 sheets of ten).", discussion: """
+            Uses each person's current pass (re-signed: Ed25519 signatures are deterministic, so the QR is
+            the same one the kiosk accepts); issues one where there is none or its key was rotated out.
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Person id (or use --household / --all).") var person: String?
+        @Option(name: .long) var household: String?
+        @Flag(name: .long) var all = false
+        @Option(name: .long) var out: String = "."
+        @Option(name: .long, help: "svg or png") var format: String = "svg"
+        @Flag(name: .long, help: "A4 sheets of ten cards instead of one file per card.") var sheet = false
+        @Option(name: .long) var community: String = "小区"
+        @Option(name: .long, help: "Days of validity for newly issued passes.") var days = 30
+
+        func run() async throws {
+            try await guarded {
+                guard ["svg", "png"].contains(format) else { throw ValidationError("--format must be svg or png") }
+                let a = try Admin(dataDir: global.dataDir)
+                let residents = try a.store.residents()
+                let chosen = residents.filter { r in all || r.id == person || (household != nil && r.household == household) }
+                guard !chosen.isEmpty else { throw Exit.invalid("no matching resident") }
+                let (key, keyID) = try a.signingKey()
+                let f = DateFormatter()
+                f.dateFormat = "yyyy-MM-dd"
+                var cards: [PassCard] = []
+                for r in chosen {
+                    var payload: String
+                    var pass: Pass
+                    if let cur = try a.store.currentPass(person: r.id), cur.pass.keyID == keyID, cur.pass.expires > nowTS() {
+                        pass = cur.pass
+                        payload = try PassCodec.encode(pass, signingKey: key)
+                    } else {
+                        (pass, payload) = try a.issuePass(person: r.id, days: days, now: nowTS())
+                    }
+                    cards.append(PassCard(payload: payload, name: r.name, sex: r.sex == .male ? "男" : "女", address: "\(r.address.building)栋\(r.address.unit)单元\(r.address.room)室", maskedID: IDNumber.masked(r.idNumber), passID: pass.idString, validFrom: f.string(from: Date(timeIntervalSince1970: Double(pass.issued))), validTo: f.string(from: Date(timeIntervalSince1970: Double(pass.expires))), community: community))
+                }
+                try FileManager.default.createDirectory(atPath: self.out, withIntermediateDirectories: true)
+                var files: [(String, String)] = []
+                if sheet {
+                    for (i, start) in stride(from: 0, to: cards.count, by: 10).enumerated() {
+                        files.append(("sheet-\(i + 1)", try PassCard.sheet(Array(cards[start..<min(cards.count, start + 10)]))))
+                    }
+                } else {
+                    for (c, r) in zip(cards, chosen) { files.append(("pass-\(r.id)", try c.svg())) }
+                }
+                for (name, svg) in files {
+                    let svgPath = self.out + "/" + name + ".svg"
+                    try AtomicFile.write(Data(svg.utf8), to: svgPath, mode: 0o640)
+                    if format == "png" {
+                        try PassCard.png(svgPath: svgPath, pngPath: self.out + "/" + name + ".png")
+                        try? FileManager.default.removeItem(atPath: svgPath)
+                    }
+                    postern.out(self.out + "/" + name + "." + format)
+                }
+                FileHandle.standardError.write(Data("\(cards.count) card(s); \(a.flushAudit())\n".utf8))
+            }
+        }
+    }
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a pass (supersedes the person's earlier pass) and print its QR payload.")

@@ -269,6 +269,31 @@ struct AdminCLITests {
         #expect(!tail.contains("张伟"))
     }
 
+    @Test("a printed card's QR, rendered to PNG and decoded by zbarimg, is the pass a kiosk accepts", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zbarimg") && FileManager.default.isExecutableFile(atPath: "/usr/bin/rsvg-convert")))
+    func printedCard() throws {
+        let dir = tempPath("cards")
+        let csv = tempPath("c.csv")
+        try "id,name,sex,id_number,building,unit,room,household\nr1,张伟,M,\(idn("15070219800101001")),1,1,101,h1\nr2,李娜,F,\(idn("15070219820202002")),1,1,101,h1\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        _ = try Binary.run(["residents", "import", csv, "--data-dir", dir])
+        _ = try Binary.run(["keys", "generate", "--data-dir", dir])
+        let issued = try Binary.run(["pass", "issue", "r1", "--data-dir", dir]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = try Binary.run(["pass", "print", "--household", "h1", "--format", "png", "--out", dir + "/out", "--data-dir", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let z = Process()
+        z.executableURL = URL(fileURLWithPath: "/usr/bin/zbarimg")
+        z.arguments = ["-q", "--raw", dir + "/out/pass-r1.png"]
+        let pipe = Pipe()
+        z.standardOutput = pipe
+        z.standardError = FileHandle.nullDevice
+        try z.run()
+        let decoded = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        z.waitUntilExit()
+        // The card carries the very pass issued before (deterministic Ed25519), and it verifies.
+        #expect(decoded == issued)
+        #expect(try Binary.run(["pass", "verify", decoded, "--data-dir", dir]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/pass-r2.png"))
+    }
+
     @Test("tail resumes after a sequence number without repeats or gaps, masks names, and filters")
     func tail() throws {
         let dir = tempPath("tail")
