@@ -165,9 +165,16 @@ struct Recovery {
         keptAt = String(name.split(separator: "/").last!)
     }
 
-    /// Atomically replaces a segment's contents: write a temporary file, sync, rename, sync the directory.
     private func replace(path: String, with bytes: [UInt8]) throws {
-        let tmp = path + ".repair"
+        try SegmentFiles.replace(fs: fs, dir: dir, path: path, with: bytes)
+    }
+}
+
+/// Atomic whole-file replacement for segments: write a temporary file, sync, rename over the
+/// segment, sync the directory. Used by recovery and by the privacy purge.
+enum SegmentFiles {
+    static func replace(fs: any LogFileSystem, dir: String, path: String, with bytes: [UInt8]) throws {
+        let tmp = path + ".rewrite"
         let f = try fs.open(tmp, create: true)
         try f.truncate(to: 0)
         try f.write(bytes, at: 0)

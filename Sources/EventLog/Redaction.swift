@@ -38,14 +38,7 @@ public enum LogRedaction {
             }
             guard changed > 0 else { continue }
             out += bytes[end...]  // anything after the valid prefix is kept as it was
-            let tmp = path + ".redact"
-            let t = try fs.open(tmp, create: true)
-            try t.truncate(to: 0)
-            try t.write(out, at: 0)
-            try t.sync()
-            t.close()
-            try fs.rename(tmp, path)
-            try fs.syncDirectory(directory)
+            try SegmentFiles.replace(fs: fs, dir: directory, path: path, with: out)
             total += changed
         }
         return total
