@@ -38,9 +38,10 @@ for cut in $(seq 1 $((CUTS + 1))); do
   fi
   if [ -f "$SHARE/digest.txt" ]; then
     last=$(awk '/^recovery/{print}' "$SHARE/digest.txt")
-    awk '/^rec /{print $2, $3}' "$SHARE/digest.txt" | sort -n > "$WORK/have"
-    missing=$(sort -n "$WORK/acked" | join -v1 - "$WORK/have" | wc -l)
-    changed=$(sort -n "$WORK/acked" | join - "$WORK/have" | awk '$2 != $3' | wc -l)
+    # join needs lexicographic order on the key (LC_ALL=C), not numeric.
+    awk '/^rec /{print $2, $3}' "$SHARE/digest.txt" | LC_ALL=C sort -k1,1 > "$WORK/have"
+    missing=$(LC_ALL=C sort -k1,1 "$WORK/acked" | LC_ALL=C join -v1 - "$WORK/have" | wc -l)
+    changed=$(LC_ALL=C sort -k1,1 "$WORK/acked" | LC_ALL=C join - "$WORK/have" | awk '$2 != $3' | wc -l)
     vrc=$(cat "$SHARE/verify.rc" 2>/dev/null || echo 9)
     n=$(wc -l < "$WORK/acked")
     if [ "$missing" = 0 ] && [ "$changed" = 0 ] && [ "$vrc" = 0 ]; then
@@ -54,8 +55,10 @@ for cut in $(seq 1 $((CUTS + 1))); do
   [ "$cut" -gt "$CUTS" ] && { kill -KILL $QPID 2>/dev/null; wait $QPID 2>/dev/null; break; }
   sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))"
   kill -KILL $QPID; wait $QPID 2>/dev/null
-  tr -d '\r' < "$WORK/console" | awk '/^ack [0-9]+ [0-9]+$/{print $2, $3}' >> "$WORK/acked"
-  sort -n -u -o "$WORK/acked" "$WORK/acked"
+  # The kill can cut the console's last line short ("ack 123 45" of "ack 123 4567"): count only
+  # lines the guest finished writing, i.e. not the last one.
+  tr -d '\r' < "$WORK/console" | sed '$d' | awk '/^ack [0-9]+ [0-9]+$/{print $2, $3}' >> "$WORK/acked"
+  LC_ALL=C sort -u -o "$WORK/acked" "$WORK/acked"
 done
 echo "RESULT power cuts: $CUTS cuts, $checked acknowledged events checked at the end, $fail failed checks"
 [ $fail = 0 ] && [ "$checked" -gt 0 ]
