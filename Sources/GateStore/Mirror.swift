@@ -43,6 +43,18 @@ public final class Mirror: @unchecked Sendable {
         var decision: D?
     }
 
+    /// The indexed fields: the single-pass reader first, JSONDecoder for anything it declines.
+    func indexed(_ payload: [UInt8]) -> IndexedFields? {
+        if let f = IndexedFields.parse(payload) { return f }
+        guard let e = try? decoder.decode(Indexed.self, from: Data(payload)) else { return nil }
+        var f = IndexedFields()
+        (f.kind, f.lane, f.direction, f.alert) = (e.kind, e.lane, e.direction, e.alert)
+        if let d = e.decision {
+            (f.outcome, f.reason, f.personID, f.personKind, f.household, f.temperature) = (d.outcome, d.reason, d.personID, d.personKind, d.household, d.temperature)
+        }
+        return f
+    }
+
     private var dayCache: (start: Int64, end: Int64, text: String)?
 
     /// The local calendar day of a timestamp, cached for the day being mirrored.
@@ -68,17 +80,16 @@ public final class Mirror: @unchecked Sendable {
             try store.db.transaction {
                 for r in recs {
                     let isGate = r.type != GapRecord.type && r.type != Checkpoint.type && !r.flags.contains(.redacted)
-                    let e = isGate ? try? decoder.decode(Indexed.self, from: Data(r.payload)) : nil
+                    let e = isGate ? indexed(r.payload) : nil
                     let kind: String = switch r.type {
                     case GapRecord.type: "gap"
                     case Checkpoint.type: "checkpoint"
                     default: e?.kind ?? (r.flags.contains(.redacted) ? "redacted" : "unknown")
                     }
-                    let d = e?.decision
                     try insert.bind([
                         .int(Int64(r.seq)), .int(Int64(r.type)), .text(kind), .int(r.wallNs), .text(day(r.wallNs)), .opt(e?.lane), .opt(e?.direction),
-                        .opt(d?.outcome), .opt(d?.reason), .opt(d?.personID), .opt(d?.personKind), .opt(d?.household),
-                        .opt(d?.temperature), .opt(e?.alert), .int(r.flags.contains(.clockUnsynced) ? 1 : 0),
+                        .opt(e?.outcome), .opt(e?.reason), .opt(e?.personID), .opt(e?.personKind), .opt(e?.household),
+                        .opt(e?.temperature), .opt(e?.alert), .int(r.flags.contains(.clockUnsynced) ? 1 : 0),
                         .text(r.type == Checkpoint.type ? Base64Hex.hex(r.payload) : String(decoding: r.payload, as: UTF8.self)),
                     ])
                     while try insert.step() {}

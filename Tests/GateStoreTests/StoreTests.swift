@@ -173,3 +173,29 @@ struct RegistryTests {
         #expect(try s.ledger(day: today, lane: nil, unmask: true)[0].name == "张伟")
     }
 }
+
+@Suite("Mirror field reader")
+struct IndexedFieldsTests {
+    @Test("the single-pass reader agrees with JSONDecoder on real events, and declines what it cannot read")
+    func agrees() throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var d = Decision(outcome: .admit, reason: .override, personID: "r1", personKind: .resident, personName: "张\"伟", household: "h1", temperature: 36.55, flags: ["anti_passback"], alarm: true, alert: true, override: Override(staff: "s1", reason: "medical, {urgent}"), overridden: .lockdown)
+        d.passID = "00ff"
+        var e = GateEvent.passage(d, Lane.Summary(lane: "in-1", direction: .out, credentialKind: "qr", readings: [Reading(celsius: 36.5, ambient: 24, device: "t", at: 1)], retests: 1), at: 1.5)
+        e.alert = "fever"
+        let f = try #require(IndexedFields.parse(Array(try enc.encode(e))))
+        #expect(f.kind == "passage" && f.lane == "in-1" && f.direction == "out" && f.alert == "fever")
+        #expect(f.outcome == "admit" && f.reason == "override" && f.personID == "r1" && f.personKind == "resident" && f.household == "h1")
+        #expect(f.temperature == 36.55)
+        var plain = GateEvent(kind: .deviceFault, at: 2)
+        plain.device = "t"
+        plain.message = "bad \\ bytes"
+        let g = try #require(IndexedFields.parse(Array(try enc.encode(plain))))
+        #expect(g.kind == "device_fault" && g.lane == nil && g.outcome == nil)
+        var escaped = GateEvent(kind: .passage, at: 3)
+        escaped.lane = "a\"b"
+        #expect(IndexedFields.parse(Array(try enc.encode(escaped))) == nil)  // declined: the caller uses JSONDecoder
+        #expect(IndexedFields.parse(Array("not json".utf8)) == nil)
+    }
+}

@@ -106,10 +106,13 @@ let mw = try LogWriter.open(directory: mdir + "/log")
 let j = Journal(writer: mw)
 var batch: [LogEntry] = []
 let enc = JSONEncoder()
+var batchSample: Data = Data()
 for i in 0..<20_000 {
     let d = Decision(outcome: .admit, reason: .ok, personID: "r\(i % 500)", personKind: .resident, personName: "张伟", household: "h\(i % 200)", temperature: 36.5)
     let e = GateEvent.passage(d, Lane.Summary(lane: "in", direction: i % 2 == 0 ? .in : .out, credentialKind: "qr", readings: [Reading(celsius: 36.5, device: "t", at: 0)], retests: 0), at: Date().timeIntervalSince1970)
-    batch.append(LogEntry(type: 1, payload: Array(try enc.encode(e))))
+    let encoded = try enc.encode(e)
+    if i == 0 { batchSample = encoded }
+    batch.append(LogEntry(type: 1, payload: Array(encoded)))
     if batch.count == 1000 { try mw.appendBlocking(batch); batch = [] }
 }
 mw.close()
@@ -119,20 +122,26 @@ var t = now()
 let n = try Mirror(store: store, logDir: mdir + "/log").catchUp()
 let mirrorRate = Double(n) / (now() - t)
 let raw = try Database(path: mdir + "/raw.db")
-try raw.exec("CREATE TABLE e(seq INTEGER PRIMARY KEY, kind TEXT, wall_ns INTEGER, day TEXT, lane TEXT, direction TEXT, outcome TEXT, reason TEXT, person TEXT, household TEXT, temperature REAL, payload TEXT)")
-let samplePayload = String(decoding: try enc.encode(GateEvent(kind: .passage, at: 0)), as: UTF8.self)
+// The same table and indexes the mirror writes, so the baseline inserts the same rows the same way.
+try raw.exec("""
+    CREATE TABLE e(seq INTEGER PRIMARY KEY, type INTEGER, kind TEXT, wall_ns INTEGER, day TEXT, lane TEXT, direction TEXT, outcome TEXT, reason TEXT,
+        person TEXT, person_kind TEXT, household TEXT, temperature REAL, alert TEXT, clock_unsynced INTEGER, payload TEXT);
+    CREATE INDEX e_day ON e(day, lane); CREATE INDEX e_person ON e(person, seq);
+    CREATE INDEX e_household ON e(household, direction, outcome, wall_ns); CREATE INDEX e_reason ON e(reason, day);
+    """)
+let samplePayload = String(decoding: batchSample, as: UTF8.self)
 t = now()
-let ins = try raw.prepare("INSERT INTO e VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+let ins = try raw.prepare("INSERT INTO e VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 for b in 0..<20 {
     try raw.transaction {
         for i in (b * 1000)..<((b + 1) * 1000) {
-            try ins.bind([.int(Int64(i)), .text("passage"), .int(Int64(i)), .text("2026-11-29"), .text("in"), .text("in"), .text("admit"), .text("ok"), .text("r1"), .text("h1"), .real(36.5), .text(samplePayload)])
+            try ins.bind([.int(Int64(i)), .int(1), .text("passage"), .int(Int64(i)), .text("2026-11-29"), .text("in"), .text(i % 2 == 0 ? "in" : "out"), .text("admit"), .text("ok"), .text("r\(i % 500)"), .text("resident"), .text("h\(i % 200)"), .real(36.5), .null, .int(0), .text(samplePayload)])
             while try ins.step() {}
         }
     }
 }
 let rawInsertRate = 20_000 / (now() - t)
-row("mirror catch-up (20k events)", String(format: "%.0f ev/s", mirrorRate), String(format: "%.0f rows/s", rawInsertRate), String(format: "%.2f×", mirrorRate / rawInsertRate), "≥ 0.5×")
+row("mirror catch-up (20k events)", String(format: "%.0f ev/s", mirrorRate), String(format: "%.0f rows/s (same table + indexes)", rawInsertRate), String(format: "%.2f×", mirrorRate / rawInsertRate), "≥ 0.5×")
 
 // 5. Decision latency with 100,000 residents vs one Ed25519 verify.
 let key = Curve25519.Signing.PrivateKey()
