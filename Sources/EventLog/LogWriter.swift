@@ -207,6 +207,9 @@ public final class LogWriter: @unchecked Sendable {
         let wall = clock.wallNs()
         let mono = clock.monoNs()
         let baseFlags: RecordFlags = clock.isSynchronized() ? [] : .clockUnsynced
+        // Payload hashes do not depend on the chain: compute them before taking the lock, so
+        // concurrent appenders hash in parallel and the lock covers only the chain step.
+        let payloadHashes = build == nil ? entries.map { SHA256Bytes($0.payload) } : []
         cond.lock()
         defer { cond.unlock() }
         if let failure { throw failure }
@@ -215,10 +218,11 @@ public final class LogWriter: @unchecked Sendable {
         var seqs: [UInt64] = []
         seqs.reserveCapacity(entries.count)
         if pendingBytes.isEmpty { pendingFirstSeq = nextSeq }
-        for e in entries {
+        for (i, e) in entries.enumerated() {
             let seq = nextSeq
             let flags = pendingBytes.isEmpty ? baseFlags.union(.batchStart) : baseFlags
-            let c = RecordCodec.chainHash(previous: chain, type: e.type, seq: seq, wallNs: wall, monoNs: mono, payloadHash: SHA256Bytes(e.payload))
+            let ph = i < payloadHashes.count ? payloadHashes[i] : SHA256Bytes(e.payload)
+            let c = RecordCodec.chainHash(previous: chain, type: e.type, seq: seq, wallNs: wall, monoNs: mono, payloadHash: ph)
             RecordCodec.encode(Record(type: e.type, flags: flags, seq: seq, wallNs: wall, monoNs: mono, chain: c, payload: e.payload), into: &pendingBytes)
             chain = c
             nextSeq += 1
