@@ -38,3 +38,6 @@ public func tempPath(_ name: String) -> String {
     try? FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
     return d.appendingPathComponent(name).path
 }
+
+/// The package's root folder (tests reach scripts, examples and the built binaries from it).
+public let packageRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

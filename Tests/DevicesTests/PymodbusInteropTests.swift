@@ -12,7 +12,7 @@ import Glibc
 /// the test command installs both.
 @Suite("Modbus interop with pymodbus", .serialized)
 struct PymodbusInteropTests {
-    static var root: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+    static var root: String { packageRoot }
 
     static func available() -> Bool {
         let p = Process()

@@ -1,11 +1,12 @@
 import Foundation
 import GateCore
+import GateTestSupport
 import Testing
 @testable import GateDaemon
 
 @Suite("Config file")
 struct ConfigTests {
-    static var root: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+    static var root: String { packageRoot }
 
     @Test("the documented example parses, with its lanes, devices and GPIO lines")
     func example() throws {

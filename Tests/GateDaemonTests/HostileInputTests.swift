@@ -1,4 +1,5 @@
 import Foundation
+import GateTestSupport
 import Testing
 
 /// Every parser that takes outside bytes, through the fuzz harness binary (`PosternFuzz`, built
@@ -17,7 +18,7 @@ struct HostileInputTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let seedDir = Self.corpus + "/" + target
         let seeds = try FileManager.default.contentsOfDirectory(atPath: seedDir).compactMap { FileManager.default.contents(atPath: seedDir + "/" + $0).map { [UInt8]($0) } }
-        var g = SeededGenerator(seed: UInt64(target.hashValue & 0xFFFF))
+        var g = SplitMix64(seed: UInt64(target.hashValue & 0xFFFF))
         for i in 0..<300 {
             var b = seeds.randomElement(using: &g) ?? []
             for _ in 0..<Int.random(in: 1...8, using: &g) {
@@ -42,17 +43,5 @@ struct HostileInputTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "\(target) crashed: \(text.suffix(400))")
         #expect(text.contains("inputs replayed"))
-    }
-}
-
-struct SeededGenerator: RandomNumberGenerator {
-    var s: UInt64
-    init(seed: UInt64) { s = seed }
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

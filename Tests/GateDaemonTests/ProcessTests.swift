@@ -12,7 +12,7 @@ import Glibc
 
 /// The real `postern` executable as a child process: signals, exit codes, SIGKILL mid-append.
 enum Binary {
-    static var root: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
+    static var root: String { packageRoot }
     static var path: String { root + "/.build/debug/postern" }
 
     struct Result {

@@ -21,3 +21,14 @@ make_registry() {
   "$POSTERN" pass issue r1 --data-dir "$DATA" --out /tmp/pass.txt >/dev/null 2>&1
 }
 logged() { "$POSTERN" tail --after 0 --json --data-dir "$DATA" | grep -q "$1"; }
+# make_chip LINES: a gpio-sim chip "kiosk" with LINES lines; sets CHIP (gpiochipN) and S (its sim_gpio
+# folder), and pulls the relay line (0) up: released or undriven = locked, like a wired board.
+make_chip() {
+  C=/sys/kernel/config/gpio-sim/kiosk
+  mkdir -p $C/bank0 && echo "$1" > $C/bank0/num_lines
+  i=0; while [ $i -lt "$1" ]; do mkdir -p $C/bank0/line$i; i=$((i+1)); done
+  echo relay > $C/bank0/line0/name
+  echo 1 > $C/live
+  CHIP=$(cat $C/bank0/chip_name); S=/sys/devices/platform/$(cat $C/dev_name)/$CHIP
+  echo pull-up > $S/sim_gpio0/pull
+}

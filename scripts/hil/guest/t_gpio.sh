@@ -4,17 +4,9 @@
 . "$HIL_GUEST/lib.sh"
 DATA=/tmp/hil-data; rm -rf "$DATA" /tmp/dev; mkdir -p "$DATA" /tmp/dev
 modprobe gpio-sim || { echo "FAIL cannot load gpio-sim"; exit 1; }
-C=/sys/kernel/config/gpio-sim/kiosk
-mkdir -p $C/bank0 && echo 16 > $C/bank0/num_lines
-for i in 0 1 2 3 4 5 6; do mkdir -p $C/bank0/line$i; done
-echo relay > $C/bank0/line0/name; echo door > $C/bank0/line5/name; echo exit > $C/bank0/line6/name
-echo 1 > $C/live
-CHIP=$(cat $C/bank0/chip_name); DEV=$(cat $C/dev_name)
-S=/sys/devices/platform/$DEV/$CHIP
+make_chip 16
 echo "gpio-sim chip /dev/$CHIP at $S"
 v() { cat $S/sim_gpio$1/value; }
-# The relay input is active-low with a pull-up: released or undriven = locked (1).
-echo pull-up > $S/sim_gpio0/pull
 
 make_registry
 cat > /tmp/postern.toml <<CFG

@@ -11,10 +11,7 @@ ROOT=$(cd "$HIL_GUEST/../../.." && pwd)
 DATA=/tmp/hil-data; rm -rf "$DATA"; mkdir -p "$DATA"
 modprobe gpio-sim && modprobe dummy_hcd num=2 && modprobe libcomposite && modprobe usb_f_acm || { echo "FAIL modules"; exit 1; }
 # GPIO chip for the relay.
-C=/sys/kernel/config/gpio-sim/kiosk
-mkdir -p $C/bank0 && echo 8 > $C/bank0/num_lines && echo 1 > $C/live
-CHIP=$(cat $C/bank0/chip_name); S=/sys/devices/platform/$(cat $C/dev_name)/$CHIP
-echo pull-up > $S/sim_gpio0/pull
+make_chip 8
 # udev with the project's rules (the host's /etc is read-only: runtime rules directory).
 mkdir -p /run/udev/rules.d
 cp "$ROOT/udev/60-postern.rules" /run/udev/rules.d/
