@@ -79,6 +79,7 @@ public final class LogCursor {
     }
 
     private func readOne() throws -> Record? {
+        var reread = false
         while true {
             let rel = offset - bufferStart
             let decoded = buffer.withUnsafeBytes { RecordCodec.decode($0, at: rel) }
@@ -87,16 +88,17 @@ public final class LogCursor {
                 offset += size
                 return r
             case .incomplete, .invalid:
-                // Refill from the file; if nothing new arrived, stop here.
+                // Re-read from this record on, once: new bytes arrive at the end of the file or
+                // over the zeroed space the writer preallocates inside it. Still nothing: stop here.
                 let size = try file!.size()
-                if size <= bufferStart + buffer.count {
-                    return nil
-                }
-                let keep = Array(buffer[rel...])
-                let more = try file!.read(at: bufferStart + buffer.count, count: min(size - (bufferStart + buffer.count), 4 << 20))
-                buffer = keep + more
+                var more = !reread && size > offset
+                if case .incomplete = decoded, bufferStart + buffer.count < size { more = true }  // longer than the last read
+                guard more else { return nil }
+                reread = true
+                // At preallocated zeros (the live end of the log) a small read is enough.
+                let atZeros = rel < buffer.count && buffer[rel...].prefix(Record.headerSize).allSatisfy { $0 == 0 }
+                buffer = try file!.read(at: offset, count: min(size - offset, atZeros ? 64 << 10 : 4 << 20))
                 bufferStart = offset
-                if case .invalid = decoded, more.isEmpty { return nil }
             }
         }
     }

@@ -37,6 +37,12 @@ public struct RecoveryReport: Sendable, Equatable {
 public final class LogWriter: @unchecked Sendable {
     public struct Options: Sendable {
         public var maxSegmentBytes = 16 << 20
+        /// The tail segment is extended with zeros, written and synced, this many bytes ahead of the
+        /// records. A batch then overwrites space the file already has, so its `fdatasync` flushes
+        /// data only; one that grows the file also commits the file-system journal (ext4), which
+        /// made every sync ~1.5x slower here. Readers and recovery treat a zero tail as the end of
+        /// the data. 0 turns it off.
+        public var preallocateBytes = 256 << 10
         public var clock: any LogClock = SystemClock()
         package var fileSystem: any LogFileSystem = PosixFileSystem()
         public init() {}
@@ -64,6 +70,27 @@ public final class LogWriter: @unchecked Sendable {
     private var observers: [Int: AsyncStream<UInt64>.Continuation] = [:]
     private var nextObserver = 0
     private var thread: Thread?
+    /// Bytes the tail segment file holds (records plus zeroed space ahead of them).
+    private var allocated: Int
+    private var counters = FlushStats()
+
+    /// What group commit has done so far: how many batches (one write and one fdatasync each)
+    /// carried how many records, and the time spent writing and syncing them.
+    public struct FlushStats: Sendable, Equatable {
+        public var batches = 0
+        public var records = 0
+        public var bytes = 0
+        public var writeSyncNs: UInt64 = 0
+        /// Zeroed space written ahead of the records, and how many times.
+        public var preallocations = 0
+    }
+
+    /// Group-commit counters since open.
+    public var stats: FlushStats {
+        cond.lock()
+        defer { cond.unlock() }
+        return counters
+    }
 
     /// Opens (creating if needed) the log in `directory`, recovering its tail.
     public static func open(directory: String, options: Options = Options()) throws -> LogWriter {
@@ -87,6 +114,7 @@ public final class LogWriter: @unchecked Sendable {
         self.recovery = r.report
         self.file = r.tailFile
         self.segmentSize = r.tailSize
+        self.allocated = r.tailAllocated
         self.nextSeq = r.nextSeq
         self.chain = r.chain
         self.durable = r.nextSeq - 1
@@ -178,7 +206,8 @@ public final class LogWriter: @unchecked Sendable {
         return stream
     }
 
-    /// Flushes what is pending, stops the flusher and releases the lock. Appends after this fail.
+    /// Flushes what is pending, stops the flusher, trims the preallocated space and releases the
+    /// lock. Appends after this fail.
     public func close() {
         cond.lock()
         if closing {
@@ -192,6 +221,12 @@ public final class LogWriter: @unchecked Sendable {
         observers = [:]
         cond.unlock()
         for o in obs { o.finish() }
+        // A log closed cleanly keeps exactly its records: cut the unused zeroed space (best
+        // effort; after a crash, recovery and readers treat a zero tail as the end anyway).
+        if failure == nil && allocated > segmentSize {
+            try? file.truncate(to: segmentSize)
+            try? file.sync()
+        }
         file.close()
         lockToken.release()
     }
@@ -253,8 +288,10 @@ public final class LogWriter: @unchecked Sendable {
             cond.unlock()
 
             var err: LogError?
+            let started = DispatchTime.now().uptimeNanoseconds
+            var extended = false
             do {
-                try writeDurably(bytes, firstSeq: first)
+                extended = try writeDurably(bytes, firstSeq: first)
             } catch let e as LogError {
                 err = LogError(.writerFailed, "event log write failed, writer stopped (reopen to re-verify the tail): \(e.message)")
             } catch {
@@ -280,6 +317,11 @@ public final class LogWriter: @unchecked Sendable {
                 return
             }
             durable = last
+            counters.batches += 1
+            counters.records += Int(last - first + 1)
+            counters.bytes += bytes.count
+            counters.writeSyncNs += DispatchTime.now().uptimeNanoseconds - started
+            if extended { counters.preallocations += 1 }
             let obs = Array(observers.values)
             cond.unlock()
             for w in waiters { w.done(.success(())) }
@@ -287,9 +329,16 @@ public final class LogWriter: @unchecked Sendable {
         }
     }
 
-    /// Writes a batch at the end of the tail segment, rolling to a new segment first if needed.
-    private func writeDurably(_ bytes: [UInt8], firstSeq: UInt64) throws {
+    /// Writes a batch at the end of the tail segment, rolling to a new segment first if needed and
+    /// extending the zeroed space ahead of the records when the batch would not fit in it. Returns
+    /// whether it extended.
+    private func writeDurably(_ bytes: [UInt8], firstSeq: UInt64) throws -> Bool {
         if segmentSize > Segment.headerSize && segmentSize + bytes.count > options.maxSegmentBytes {
+            // The closed segment keeps exactly its records: cut the zeroed space it did not use.
+            if allocated > segmentSize {
+                try file.truncate(to: segmentSize)
+                try file.sync()
+            }
             let path = directory + "/" + Segment.fileName(firstSeq: firstSeq)
             let f = try fs.open(path, create: true)
             try f.truncate(to: 0)
@@ -299,10 +348,23 @@ public final class LogWriter: @unchecked Sendable {
             file.close()
             file = f
             segmentSize = Segment.headerSize
+            allocated = Segment.headerSize
+        }
+        let end = segmentSize + bytes.count
+        var extended = false
+        if options.preallocateBytes > 0 && end > allocated {
+            // Never past the segment limit, unless this one batch alone goes past it.
+            let target = max(end, min(end + options.preallocateBytes, options.maxSegmentBytes))
+            try file.write([UInt8](repeating: 0, count: target - allocated), at: allocated)
+            try file.sync()
+            allocated = target
+            extended = true
         }
         try file.write(bytes, at: segmentSize)
         try file.sync()
-        segmentSize += bytes.count
+        segmentSize = end
+        allocated = max(allocated, end)
+        return extended
     }
 }
 

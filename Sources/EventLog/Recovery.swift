@@ -8,7 +8,10 @@ struct Recovery {
     struct Result {
         var report: RecoveryReport
         var tailFile: any LogFile
+        /// Where the next record goes (the end of the valid records).
         var tailSize: Int
+        /// The tail file's size: records plus the zeroed space preallocated after them.
+        var tailAllocated: Int
         var nextSeq: UInt64
         var chain: [UInt8]
     }
@@ -56,7 +59,7 @@ struct Recovery {
             try f.write(Segment.header(firstSeq: 1), at: 0)
             try f.sync()
             try fs.syncDirectory(dir)
-            return Result(report: report, tailFile: f, tailSize: Segment.headerSize, nextSeq: 1, chain: [UInt8](repeating: 0, count: 32))
+            return Result(report: report, tailFile: f, tailSize: Segment.headerSize, tailAllocated: Segment.headerSize, nextSeq: 1, chain: [UInt8](repeating: 0, count: 32))
         }
         var chain = [UInt8](repeating: 0, count: 32)
         var expected: UInt64? = nil
@@ -75,6 +78,7 @@ struct Recovery {
             }
             let nextFirst = isLast ? nil : names[i + 1].first
             var keptAt: String? = nil
+            var dataEnd = bytes.count
             while true {
                 var scan = bytes.withUnsafeBytes { SegmentScan.scan($0, firstSeq: seg.first) }
                 if scan.lastChain == nil { scan.lastChain = chain }
@@ -89,6 +93,7 @@ struct Recovery {
                         continue
                     }
                     chain = scan.lastChain!
+                    dataEnd = scan.validEnd
                     report.records += scan.entries.count
                     if report.firstSeq == 0, let s = scan.entries.first?.seq { report.firstSeq = s }
                     expected = lastGood + 1
@@ -130,7 +135,7 @@ struct Recovery {
             }
             if isLast {
                 report.lastSeq = expected! - 1
-                return Result(report: report, tailFile: f, tailSize: bytes.count, nextSeq: expected!, chain: chain)
+                return Result(report: report, tailFile: f, tailSize: dataEnd, tailAllocated: bytes.count, nextSeq: expected!, chain: chain)
             }
             f.close()
         }

@@ -7,8 +7,12 @@ struct SegmentScan {
         var offset: Int
         var size: Int
     }
+    /// Everything after `validEnd` is zero: space the writer preallocated and has not used yet (or
+    /// an unsynced extent the file system zero-filled). The clean end of the data, not damage.
+    var zeroTail = false
+
     enum Damage: Equatable {
-        /// Bytes after `validEnd` hold no valid record: a torn write (or a zero-filled extent).
+        /// Bytes after `validEnd` hold no valid record: a torn write.
         case tornTail(reason: String)
         /// A bad region at `validEnd` followed by a valid record of a higher sequence at `resumeOffset`.
         case corrupt(reason: String, resumeOffset: Int, resumeSeq: UInt64)
@@ -42,10 +46,10 @@ struct SegmentScan {
                     s.validEnd = off
                 case .incomplete:
                     // A damaged length can claim more bytes than the file holds: look past it.
-                    s.damage = damageAt(buf, off, after: next &- 1, reason: "partial record")
+                    end(&s, buf, at: off, after: next &- 1, reason: "partial record")
                     return s.withLastChain(buf)
                 case .invalid(let why):
-                    s.damage = damageAt(buf, off, after: next &- 1, reason: why)
+                    end(&s, buf, at: off, after: next &- 1, reason: why)
                     return s.withLastChain(buf)
                 }
                 continue
@@ -64,10 +68,10 @@ struct SegmentScan {
                 off += size
                 s.validEnd = off
             case .incomplete:
-                s.damage = damageAt(buf, off, after: next &- 1, reason: "partial record")
+                end(&s, buf, at: off, after: next &- 1, reason: "partial record")
                 return s
             case .invalid(let why):
-                s.damage = damageAt(buf, off, after: next &- 1, reason: why)
+                end(&s, buf, at: off, after: next &- 1, reason: why)
                 return s
             }
         }
@@ -80,6 +84,28 @@ struct SegmentScan {
         var s = self
         s.lastChain = Array(buf[(e.offset + 36)..<(e.offset + 68)])
         return s
+    }
+
+    /// Ends the scan at `off`: the clean end of the data if nothing but zeros follows, else damage.
+    static func end(_ s: inout SegmentScan, _ buf: UnsafeRawBufferPointer, at off: Int, after lastGood: UInt64, reason: String) {
+        if allZero(buf, from: off) {
+            s.zeroTail = true
+        } else {
+            s.damage = damageAt(buf, off, after: lastGood, reason: reason)
+        }
+    }
+
+    static func allZero(_ buf: UnsafeRawBufferPointer, from off: Int) -> Bool {
+        var i = off
+        while i + 8 <= buf.count {
+            if buf.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        while i < buf.count {
+            if buf[i] != 0 { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Looks past a bad region. Damage is corruption only when a later valid record starts a

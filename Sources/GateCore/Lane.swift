@@ -8,6 +8,10 @@ public struct Lane: Sendable {
         /// A staff member arms an override for the next decision on this lane.
         case override(Override, at: Timestamp)
         case tick(now: Timestamp)
+        /// The kiosk is stopping: a passage still waiting is closed and recorded, and nobody is let
+        /// through. A deny stands as the rules gave it; what would have admitted or asked for a
+        /// retest is recorded as `kiosk_stopped`.
+        case stop(now: Timestamp)
     }
 
     public enum Light: String, Sendable, Codable { case green, red, amber, off }
@@ -112,6 +116,24 @@ public struct Lane: Sendable {
             if let (_, t) = armedOverride, now - t > window { armedOverride = nil }
             guard let p = pending, now >= p.deadline else { return [] }
             return decide(ctx, now: now, final: true)
+        case .stop(let now):
+            looseReading = nil
+            armedOverride = nil
+            return decide(ctx, now: now, final: true).compactMap { a in
+                switch a {
+                case .decided(var d, let facts):
+                    if d.outcome != .deny {
+                        d.outcome = .deny
+                        d.reason = .kioskStopped
+                        d.override = nil
+                        d.overridden = nil
+                    }
+                    pending = nil
+                    return .decided(d, facts: facts)
+                case .light(.green), .light(.amber), .pulseRelay, .promptRetest: return nil
+                default: return a
+                }
+            }
         }
     }
 

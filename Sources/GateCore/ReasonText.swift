@@ -28,6 +28,7 @@ public enum ReasonText {
         case .householdQuota: ("本户外出采购次数已用完", "Household shopping quota used")
         case .antiPassback: ("进出记录不符", "Already inside/outside")
         case .noMask: ("请佩戴口罩", "Please wear a mask")
+        case .kioskStopped: ("设备暂停服务，请稍后重新通行", "Kiosk stopping: please try again shortly")
         }
         return lang == .zh ? t.0 : t.1
     }

@@ -52,6 +52,8 @@ public enum Reason: String, Sendable, Codable, CaseIterable, Error {
     case householdQuota = "household_quota"
     case antiPassback = "anti_passback"
     case noMask = "no_mask"
+    /// The kiosk stopped (shutdown, restart) while this passage waited: not let through.
+    case kioskStopped = "kiosk_stopped"
 }
 
 public enum Outcome: String, Sendable, Codable {

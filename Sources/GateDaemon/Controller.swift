@@ -71,7 +71,10 @@ public actor Controller {
             // Passage history is the controller's own (it is ahead of the mirror); keep it.
             r.householdExits = registry.householdExits
             r.presence = registry.presence
-            for (id, v) in r.visitors { if let mine = registry.visitors[id], mine.entriesUsed > v.entriesUsed { r.visitors[id]?.entriesUsed = mine.entriesUsed } }
+            // Entries counted under the same approval carry over; a new approval starts afresh.
+            for (id, v) in r.visitors {
+                if let mine = registry.visitors[id], mine.validFrom == v.validFrom, mine.entriesUsed > v.entriesUsed { r.visitors[id]?.entriesUsed = mine.entriesUsed }
+            }
             registry = r
         case .config(let c, let hash):
             pendingConfig = (c, hash)
@@ -83,6 +86,15 @@ public actor Controller {
         case .override(let lane, let o):
             guard lanes[lane] != nil else { return }
             _ = lanes[lane]!.handle(.override(o, at: Timestamp(wallSeconds())), context(lane: lane))
+        }
+    }
+
+    /// The kiosk is stopping: every passage still waiting is closed and appended (nobody is let
+    /// through), so a shutdown never drops an attempt from the ledger.
+    public func stopLanes() async throws {
+        let now = Timestamp(wallSeconds())
+        for id in lanes.keys.sorted() where lanes[id]!.isBusy {
+            try await perform(lanes[id]!.handle(.stop(now: now), context(lane: id)), lane: id)
         }
     }
 

@@ -73,6 +73,9 @@ public final class Kiosk: @unchecked Sendable {
             let h = try store.history(since: Timestamp(Date().timeIntervalSince1970) - Timestamp(config.rules.quotaDays) * 86_400)
             snapshot.householdExits = h.exits
             snapshot.presence = h.presence
+            for (id, n) in h.visitorEntries where snapshot.visitors[id] != nil {
+                snapshot.visitors[id]!.entriesUsed = max(snapshot.visitors[id]!.entriesUsed, n)
+            }
 
             var ios: [String: GateIO] = [:]
             for lane in config.lanes {

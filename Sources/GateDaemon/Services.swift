@@ -24,6 +24,12 @@ struct LaneService: Service {
                 throw error
             }
         }
+        // Graceful shutdown: passages still waiting go into the log before the writer closes.
+        do {
+            try await kiosk.controller.stopLanes()
+        } catch {
+            kiosk.logger.error("could not record the passages pending at shutdown: \(error)")
+        }
     }
 }
 

@@ -96,7 +96,9 @@ public final class Store: @unchecked Sendable {
         try db.run("INSERT OR REPLACE INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?)", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(Int64(v.entriesUsed))])
     }
 
-    /// Counts an admitted visitor entry (single-entry approvals are then used up).
+    /// Counts an admitted visitor entry (single-entry approvals are then used up). The log is
+    /// the authority: `history` recounts entries from the mirrored passages at every start, so a
+    /// rebuilt database loses nothing.
     public func useVisitorEntry(_ id: String) throws {
         try db.run("UPDATE visitors SET entries_used = entries_used + 1 WHERE id = ?", [.text(id)])
     }
@@ -239,9 +241,10 @@ public final class Store: @unchecked Sendable {
         return s
     }
 
-    /// Passage history from the mirror: admitted exits per household since `since`, and each
-    /// person's last admitted direction.
-    public func history(since: Timestamp) throws -> (exits: [String: [RegistrySnapshot.Exit]], presence: [String: Direction]) {
+    /// Passage history from the mirror: admitted exits per household since `since`, each
+    /// person's last admitted direction, and each visitor's admitted entries under the current
+    /// approval (so a single-entry approval stays used up across restarts and `mirror rebuild`).
+    public func history(since: Timestamp) throws -> (exits: [String: [RegistrySnapshot.Exit]], presence: [String: Direction], visitorEntries: [String: Int]) {
         var exits: [String: [RegistrySnapshot.Exit]] = [:]
         for (h, at, p) in try db.query("SELECT household, wall_ns, person FROM events WHERE kind = 'passage' AND outcome = 'admit' AND direction = 'out' AND person_kind = 'resident' AND wall_ns >= ? ORDER BY seq", [.int(since * 1_000_000_000)], { ($0.text(0), $0.int(1) / 1_000_000_000, $0.text(2)) }) {
             exits[h, default: []].append(.init(at: at, person: p))
@@ -250,7 +253,16 @@ public final class Store: @unchecked Sendable {
         for (p, d) in try db.query("SELECT person, direction FROM events WHERE seq IN (SELECT MAX(seq) FROM events WHERE kind = 'passage' AND outcome = 'admit' AND person IS NOT NULL GROUP BY person)", [], { ($0.text(0), $0.text(1)) }) {
             presence[p] = Direction(rawValue: d)
         }
-        return (exits, presence)
+        var entries: [String: Int] = [:]
+        for (p, n) in try db.query("""
+            SELECT e.person, COUNT(*) FROM events e JOIN visitors v ON v.id = e.person
+            WHERE e.kind = 'passage' AND e.outcome = 'admit' AND e.direction = 'in' AND e.person_kind = 'visitor'
+              AND e.wall_ns >= v.valid_from * 1000000000
+            GROUP BY e.person
+            """, [], { ($0.text(0), Int($0.int(1))) }) {
+            entries[p] = n
+        }
+        return (exits, presence, entries)
     }
 
     // MARK: audit outbox

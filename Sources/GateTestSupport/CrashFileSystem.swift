@@ -58,33 +58,37 @@ package final class CrashFileSystem: LogFileSystem, @unchecked Sendable {
     }
 
     static func tear<G: RandomNumberGenerator>(durable: [UInt8], current: [UInt8], using rng: inout G) -> [UInt8] {
-        // Bytes past the durable length (or rewritten in place) are not safe.
+        // Bytes past the durable length, or rewritten in place (records written over space the
+        // log preallocated), are not safe; where an unsynced write did not land, the durable
+        // bytes are still there.
         var common = 0
         while common < durable.count && common < current.count && durable[common] == current[common] { common += 1 }
         if common < durable.count && current.count < durable.count && common == current.count {
             // A truncation not yet synced: the old length may come back.
             return Bool.random(using: &rng) ? current : durable
         }
-        let base = Array(current[..<common])
-        let unsynced = Array(current[common...])
-        if unsynced.isEmpty { return current }
+        if common == current.count && common == durable.count { return current }
+        let unsynced = current.count - common
+        func overDurable(_ head: ArraySlice<UInt8>) -> [UInt8] {
+            head.count >= durable.count ? Array(head) : Array(head) + durable[head.count...]
+        }
         switch Int.random(in: 0..<5, using: &rng) {
-        case 0: return base
-        case 1: return base + unsynced.prefix(Int.random(in: 0...unsynced.count, using: &rng))
+        case 0: return overDurable(current[..<common])
+        case 1: return overDurable(current[..<(common + Int.random(in: 0...unsynced, using: &rng))])
         case 2:
-            // Sector-granular: whole 512-byte sectors, the last one zero-filled.
-            let sectors = (unsynced.count + 511) / 512
+            // Sector-granular: whole 512-byte sectors, the next one zero-filled.
+            let sectors = (unsynced + 511) / 512
             let keep = Int.random(in: 0...sectors, using: &rng)
-            var out = base + unsynced.prefix(keep * 512)
-            if keep < sectors { out += [UInt8](repeating: 0, count: min(512, unsynced.count - keep * 512)) }
-            return out
+            var out = Array(current[..<(common + min(unsynced, keep * 512))])
+            if keep < sectors { out += [UInt8](repeating: 0, count: min(512, unsynced - keep * 512)) }
+            return overDurable(out[...])
         case 3:
             // An extent allocated but never written: zeros where data should be.
-            var u = unsynced
-            let a = Int.random(in: 0..<u.count, using: &rng)
-            let b = Int.random(in: a...u.count, using: &rng)
+            var u = current
+            let a = Int.random(in: common..<current.count, using: &rng)
+            let b = Int.random(in: a...current.count, using: &rng)
             for i in a..<b { u[i] = 0 }
-            return base + u
+            return u
         default: return current
         }
     }

@@ -73,6 +73,12 @@ struct WriterTests {
         try writeLog(dir, count: 300, options: o)
         let segs = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }
         #expect(segs.count > 5)
+        // Rolled (and cleanly closed) segments hold exactly their records: no preallocated zeros.
+        for name in segs {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+            let scan = bytes.withUnsafeBytes { SegmentScan.scan($0, firstSeq: Segment.firstSeq(ofFileName: name)!) }
+            #expect(scan.validEnd == bytes.count && scan.damage == nil, "\(name)")
+        }
         let w = try LogWriter.open(directory: dir, options: o)
         #expect(w.recovery.lastSeq == 300)
         #expect(w.recovery.records == 300)
@@ -147,7 +153,7 @@ struct RecoveryTests {
         }
     }
 
-    @Test("a zero-filled tail is cut back")
+    @Test("a zero-filled tail is free space, not damage: nothing is cut or reported, appends continue after the last record")
     func zeroTail() throws {
         let dir = tempDir()
         try writeLog(dir, count: 5)
@@ -157,8 +163,56 @@ struct RecoveryTests {
         h.closeFile()
         let w = try LogWriter.open(directory: dir)
         #expect(w.recovery.lastSeq == 5)
-        #expect(w.recovery.truncatedBytes == 4096)
+        #expect(w.recovery.truncatedBytes == 0)
+        #expect(w.recovery.gaps.isEmpty && w.recovery.setAside.isEmpty)
+        try w.appendBlocking([LogEntry(type: 1, payload: payload(6))])
         w.close()
+        #expect(try readAll(dir).map(\.seq) == Array(1...6))
+        #expect(try LogVerifier(directory: dir).run().problems.isEmpty)
+    }
+
+    @Test("the writer preallocates zeroed space ahead of its records; a crash leaves it, a clean close trims it")
+    func preallocation() throws {
+        let dir = tempDir()
+        var o = LogWriter.Options()
+        o.preallocateBytes = 64 << 10
+        let w = try LogWriter.open(directory: dir, options: o)
+        for s in 1...20 { try w.appendBlocking([LogEntry(type: 1, payload: payload(UInt64(s)))]) }
+        // What a power cut would leave: the file as it is now, zeroed space included.
+        let live = try Data(contentsOf: URL(fileURLWithPath: segmentPath(dir)))
+        let dataEnd = recordOffsets([UInt8](live)).last! + Record.headerSize + payload(20).count
+        #expect(live.count >= dataEnd + (64 << 10) - 4096)
+        #expect(live[dataEnd...].allSatisfy { $0 == 0 })
+        #expect(w.stats.preallocations == 1)
+        #expect(w.stats.records == 20 && w.stats.batches == 20)
+        w.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: segmentPath(dir))).count == dataEnd)
+        try live.write(to: URL(fileURLWithPath: segmentPath(dir)))
+        let r = try LogWriter.open(directory: dir, options: o)
+        #expect(r.recovery.lastSeq == 20 && r.recovery.truncatedBytes == 0)
+        try r.appendBlocking([LogEntry(type: 1, payload: payload(21))])
+        r.close()
+        #expect(try readAll(dir).map(\.seq) == Array(1...21))
+        #expect(try LogVerifier(directory: dir).run().problems.isEmpty)
+    }
+
+    @Test("a torn write into preallocated space is cut back to the last acknowledged record")
+    func tornIntoPreallocated() throws {
+        let dir = tempDir()
+        let w = try LogWriter.open(directory: dir)
+        for s in 1...10 { try w.appendBlocking([LogEntry(type: 1, payload: payload(UInt64(s)))]) }
+        var live = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segmentPath(dir))))
+        w.close()
+        let end = recordOffsets(live).last! + Record.headerSize + payload(10).count
+        // Half of an eleventh record's header, then the zeros that were already there.
+        for i in 0..<40 { live[end + i] = UInt8(i + 1) }
+        try Data(live).write(to: URL(fileURLWithPath: segmentPath(dir)))
+        let r = try LogWriter.open(directory: dir)
+        #expect(r.recovery.lastSeq == 10)
+        #expect(r.recovery.truncatedBytes == live.count - end)
+        #expect(r.recovery.gaps.isEmpty)
+        r.close()
+        #expect(try readAll(dir).map(\.seq) == Array(1...10))
     }
 
     @Test("a bit flip mid-log is set aside as a gap; every valid record after it is kept", arguments: 0..<200)
@@ -208,6 +262,7 @@ struct CrashTests {
         var o = LogWriter.Options()
         o.fileSystem = fs
         o.maxSegmentBytes = Int.random(in: 600...4000, using: &rng)
+        o.preallocateBytes = [0, 256, 1000, 5000][Int.random(in: 0..<4, using: &rng)]
         var acked: [UInt64: [UInt8]] = [:]
         var attempted: [UInt64: [UInt8]] = [:]
         var next: UInt64 = 1
@@ -230,6 +285,8 @@ struct CrashTests {
                     break loop
                 }
             }
+            // Half the cuts come before the clean close could trim the preallocated space.
+            if Bool.random(using: &rng) { fs.powerFails(afterOps: 0) }
             w.close()
             fs.crash(using: &rng)
         }

@@ -308,6 +308,39 @@ struct LaneTests {
         #expect(decisions(lane.handle(.tick(now: t + 30), ctx(c))).map(\.reason) == [.fever])
     }
 
+    @Test("stopping the kiosk closes a waiting passage: a deny stands, anything else becomes kiosk_stopped, nobody is let through")
+    func stop() {
+        var c = Community()
+        let t = Community.day
+        // No temperature yet: the rules' own deny.
+        var a = Lane(id: "gate1", direction: .in)
+        _ = a.handle(.credential(.qr(c.pass("r1")), at: t), ctx(c))
+        let noTemp = a.handle(.stop(now: t + 3), ctx(c))
+        #expect(decisions(noTemp).map(\.reason) == [.noTemperature])
+        #expect(!a.isBusy)
+        // A normal reading inside the retest cool-down would admit at the final decision: refused.
+        var b = Lane(id: "gate1", direction: .in)
+        _ = b.handle(.credential(.qr(c.pass("r1")), at: t), ctx(c))
+        _ = b.handle(.reading(Reading(celsius: 37.6, device: "t", at: t + 1)), ctx(c))
+        _ = b.handle(.reading(Reading(celsius: 36.8, device: "t", at: t + 2)), ctx(c))
+        let stopped = b.handle(.stop(now: t + 3), ctx(c))
+        #expect(decisions(stopped).map(\.outcome) == [.deny])
+        #expect(decisions(stopped).map(\.reason) == [.kioskStopped])
+        #expect(decisions(stopped).first?.personID == "r1")
+        #expect(!stopped.contains(.pulseRelay(milliseconds: 3000)) && !stopped.contains(.light(.green)))
+        if case .decided(_, let s) = stopped[0] { #expect(s.readings.map(\.celsius) == [37.6, 36.8]) }
+        // Still feverish: the fever denial stands, with its alarm.
+        var f = Lane(id: "gate1", direction: .in)
+        _ = f.handle(.credential(.qr(c.pass("r1")), at: t), ctx(c))
+        _ = f.handle(.reading(Reading(celsius: 38.0, device: "t", at: t + 1)), ctx(c))
+        let fever = f.handle(.stop(now: t + 2), ctx(c))
+        #expect(decisions(fever).map(\.reason) == [.fever])
+        #expect(fever.contains(.alarm))
+        // Nothing waiting: nothing to record.
+        var idle = Lane(id: "gate1", direction: .in)
+        #expect(idle.handle(.stop(now: t), ctx(c)).isEmpty)
+    }
+
     @Test("an armed staff override applies to the next passage only")
     func override() {
         var c = Community()

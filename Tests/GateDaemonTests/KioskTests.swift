@@ -22,6 +22,8 @@ final class Harness: @unchecked Sendable {
     var passes: [String: String] = [:]
     let admin: Admin
     var runner: Task<Void, any Error>?
+    /// The log's last sequence number before this kiosk started (events after it are this run's).
+    let startSeq: UInt64
 
     static func configText(dir: String, extra: String = "") -> String {
         """
@@ -84,6 +86,18 @@ final class Harness: @unchecked Sendable {
         """
     }
 
+    /// The four device simulators on their ptys, started.
+    static func simulators(dir: String) throws -> [DeviceSimulator] {
+        let sims = [
+            try DeviceSimulator(kind: .gyMCU90614, link: dir + "/dev/thermo-in"),
+            try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-in"),
+            try DeviceSimulator(kind: .modbusRTU, link: dir + "/dev/thermo-out"),
+            try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-out"),
+        ]
+        for s in sims { s.start() }
+        return sims
+    }
+
     /// Registry, key and passes in `dir`, device simulators on ptys; nothing started.
     static func prepare(dir: String) throws -> (Admin, [String: String], [DeviceSimulator]) {
         try FileManager.default.createDirectory(atPath: dir + "/dev", withIntermediateDirectories: true)
@@ -97,20 +111,13 @@ final class Harness: @unchecked Sendable {
         _ = try admin.generateKey(id: "k1", notBefore: now - 3600)
         var passes: [String: String] = [:]
         for p in ["r1", "r2", "r3"] { passes[p] = try admin.issuePass(person: p, days: 1, now: now - 60).1 }
-        let sims = [
-            try DeviceSimulator(kind: .gyMCU90614, link: dir + "/dev/thermo-in"),
-            try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-in"),
-            try DeviceSimulator(kind: .modbusRTU, link: dir + "/dev/thermo-out"),
-            try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-out"),
-        ]
-        for s in sims { s.start() }
-        return (admin, passes, sims)
+        return (admin, passes, try simulators(dir: dir))
     }
 
     /// Waits until every device has been opened by the kiosk (a tty flushes input at open).
     func ready() async throws {
         for d in ["thermo-in", "qr-in", "thermo-out", "qr-out"] {
-            guard await waitEvent(timeout: 10, { $0.kind == .deviceState && $0.device == d && ($0.message ?? "").hasPrefix("connected") }) != nil else {
+            guard await waitEvent(timeout: 10, after: startSeq, { $0.kind == .deviceState && $0.device == d && ($0.message ?? "").hasPrefix("connected") }) != nil else {
                 throw Kiosk.StartError(message: "device \(d) never connected; log: \(dump())")
             }
         }
@@ -122,11 +129,23 @@ final class Harness: @unchecked Sendable {
         return ((try? c.next(limit: 4096)) ?? []).map { f.line($0) }.joined(separator: "\n")
     }
 
-    init() throws {
-        dir = tempPath("kiosk")
-        let (a, p, sims) = try Self.prepare(dir: dir)
-        admin = a
-        passes = p
+    /// A fresh kiosk, or (`continuing`) a restart of a stopped one on the same data directory.
+    init(continuing old: Harness? = nil) throws {
+        let sims: [DeviceSimulator]
+        if let old {
+            dir = old.dir
+            admin = old.admin
+            passes = old.passes
+            let c = LogCursor(directory: old.dir + "/log", from: 1)
+            var last: UInt64 = 0
+            while let recs = try? c.next(limit: 4096), let l = recs.last { last = l.seq }
+            startSeq = last
+            sims = try Self.simulators(dir: dir)
+        } else {
+            dir = tempPath("kiosk")
+            (admin, passes, sims) = try Self.prepare(dir: dir)
+            startSeq = 0
+        }
         (thermoIn, scanIn, thermoOut, scanOut) = (sims[0], sims[1], sims[2], sims[3])
         var o = Kiosk.Options()
         o.gpio = ["in": chipIn, "out": chipOut]
@@ -145,10 +164,10 @@ final class Harness: @unchecked Sendable {
     }
 
     /// Waits for a logged event matching `match` (reading the log files like `postern tail`).
-    func waitEvent(timeout: Double = 8, _ match: (GateEvent) -> Bool) async -> GateEvent? {
+    func waitEvent(timeout: Double = 8, after: UInt64 = 0, _ match: (GateEvent) -> Bool) async -> GateEvent? {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
-            let c = LogCursor(directory: dir + "/log", from: 1)
+            let c = LogCursor(directory: dir + "/log", from: after + 1)
             while let recs = try? c.next(limit: 4096), !recs.isEmpty {
                 for r in recs { if let e = TailFormat.event(r), match(e) { return e } }
             }
@@ -158,7 +177,7 @@ final class Harness: @unchecked Sendable {
     }
 
     func passage(_ lane: String, _ reason: Reason, person: String? = nil) async -> GateEvent? {
-        await waitEvent { $0.kind == .passage && $0.lane == lane && $0.decision?.reason == reason && (person == nil || $0.decision?.personID == person) }
+        await waitEvent(after: startSeq) { $0.kind == .passage && $0.lane == lane && $0.decision?.reason == reason && (person == nil || $0.decision?.personID == person) }
     }
 }
 
@@ -257,6 +276,51 @@ struct KioskTests {
             if let v = h.chipIn.value(role) { #expect(v == false, "\(role) left active") }
         }
         #expect(try LogVerifier(directory: h.dir + "/log", keys: { $0 == "kiosk" ? KioskKey.publicKey(dataDir: h.dir) : nil }).run().ok)
+    }
+
+    @Test("a shutdown with passages waiting records each of them and lets nobody through")
+    func shutdownPending() async throws {
+        let h = try Harness()
+        try await h.ready()
+        h.scanIn.scan(h.passes["r1"]!)  // scanned, no temperature yet
+        h.scanOut.scan(h.passes["r3"]!)
+        h.thermoOut.present(celsius: 38.2, seconds: 1)  // fever: waiting for the retest
+        #expect(await h.passage("out", .feverRetest, person: "r3") != nil)
+        try await Task.sleep(for: .milliseconds(300))
+        await h.stop()
+        let s = try Store.open(dataDir: h.dir)
+        try Mirror(store: s, logDir: h.dir + "/log").catchUp()
+        let rows = try s.db.query("SELECT lane, person, outcome, reason FROM events WHERE kind = 'passage' ORDER BY seq") { "\($0.text(0) ?? "") \($0.text(1) ?? "") \($0.text(2) ?? "") \($0.text(3) ?? "")" }
+        #expect(rows == ["out r3 retest fever_retest", "in r1 deny no_temperature", "out r3 deny fever"])
+        let alerts = try s.db.query("SELECT alert FROM events WHERE kind = 'alert'") { $0.text(0) ?? "" }
+        #expect(alerts.contains("fever"))
+        #expect(!h.chipIn.changes.contains { $0.line == "relay" && $0.active })
+        #expect(!h.chipOut.changes.contains { $0.line == "relay" && $0.active })
+    }
+
+    @Test("a single-entry visitor approval stays used up after a restart, even from a rebuilt database")
+    func visitorAcrossRestart() async throws {
+        let h = try Harness()
+        let now = Timestamp(Date().timeIntervalSince1970)
+        let visitorID = idn("15070219850505005")
+        try h.admin.store.addVisitor(Visitor(id: "v1", name: "赵六", idNumber: visitorID, phone: "13800000000", hostHousehold: "h1", reason: "family care", approver: "chen", validFrom: now - 60, validUntil: now + 3600), actor: "chen")
+        try await h.ready()
+        try await Task.sleep(for: .milliseconds(700))  // the registry poll picks the approval up
+        h.scanIn.scan(visitorID)
+        h.thermoIn.present(celsius: 36.5)
+        #expect(await h.passage("in", .ok, person: "v1") != nil, "\(h.dump())")
+        await h.stop()
+        // The database is a mirror: rebuilt from the log, the count comes back from the passages.
+        _ = try Mirror.rebuild(dataDir: h.dir, logDir: h.dir + "/log")
+
+        let again = try Harness(continuing: h)
+        try await again.ready()
+        try await Task.sleep(for: .milliseconds(1200))  // past the reading hold-off
+        again.scanIn.scan(visitorID)
+        again.thermoIn.present(celsius: 36.5)
+        let second = await again.waitEvent(after: again.startSeq) { $0.kind == .passage && $0.lane == "in" }
+        #expect(second?.decision?.outcome == .deny, "\(again.dump())")
+        await again.stop()
     }
 
     @Test("the same pass at two lanes within an impossible interval raises an alert")

@@ -33,7 +33,7 @@ for cut in $(seq 1 $((CUTS + 1))); do
   # Wait for appends to start, then cut at a random moment 0.2–3 s later.
   for i in $(seq 1 600); do grep -q HIL-APPEND-START "$WORK/console" 2>/dev/null && break; kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
   if ! grep -q HIL-APPEND-START "$WORK/console"; then
-    echo "FAIL cut $cut: the guest never started appending:"; grep -E "FAIL|HIL" "$WORK/console" | head -5
+    echo "FAIL cut $cut: the guest never started appending; its console ends:"; tr -d '\r' < "$WORK/console" | tail -15
     kill -KILL $QPID 2>/dev/null; exit 1
   fi
   if [ -f "$SHARE/digest.txt" ]; then

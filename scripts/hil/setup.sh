@@ -5,7 +5,8 @@
 # $HIL_CACHE (default .build-hil/) and rebuilt only when missing. Needs root (apt-get).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${HIL_CACHE:-$(cd "$HERE/../.." && pwd)/.build-hil}
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${HIL_CACHE:-$ROOT/.build-hil}
 mkdir -p "$CACHE"
 cd "$CACHE"
 say() { echo "[hil setup +${SECONDS}s] $*"; }
@@ -18,7 +19,7 @@ if [ -z "$KVER" ]; then need_apt; KVER=$(apt-cache depends linux-image-amd64 | a
 [ -n "$KVER" ] || { echo "skipped: cannot find Debian's kernel package (no apt lists?)"; exit 77; }
 echo "$KVER" > kver
 
-PKGS="qemu-system-x86 linux-headers-$KVER linux-source-6.1 busybox-static cpio kmod udev gpiod build-essential e2fsprogs"
+PKGS="qemu-system-x86 curl linux-headers-$KVER linux-source-6.1 busybox-static cpio kmod udev gpiod build-essential e2fsprogs"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -53,6 +54,26 @@ fi
 if [ ! -f "vmlinux-$KVER" ]; then
   say "vmlinux (boots through the PVH entry, no decompression)"
   sh mod/extract-vmlinux "kroot/boot/vmlinuz-$KVER" > "vmlinux-$KVER"
+fi
+
+# libgpiod 2.x (Debian 13 / Pi OS trixie) for the shim's 2.x branch, which Debian 12 cannot build:
+# the two packages by pinned hash, unpacked (never installed), and the check driver compiled.
+G2=2.2.1-2+deb13u1
+if [ ! -x gpiod2/check ] || [ "$HERE/gpiod2-check.c" -nt gpiod2/check ] || [ "$ROOT/Sources/CGpiodShim/shim.c" -nt gpiod2/check ]; then
+  say "libgpiod $G2 for the 2.x shim check"
+  mkdir -p gpiod2 && (
+    cd gpiod2 || exit 1
+    for p in "libgpiod-dev 9b6dabc524bbc7610887e1c31facc0be01073c1a89cc64ea137df3f260e2e771" \
+             "libgpiod3 e2900fafeac756d8a83d8feba6f6b757cf6bdb5c56e1e3621d776ecbca20d3ad"; do
+      set -- $p; f="${1}_${G2}_amd64.deb"
+      [ -f "$f" ] || curl -fsS --max-time 120 -o "$f" "http://deb.debian.org/debian/pool/main/libg/libgpiod/$f" || exit 1
+      echo "$2  $f" | sha256sum -c --quiet || { rm -f "$f"; exit 1; }
+      dpkg-deb -x "$f" root
+    done
+    cc -Wall -Wextra -Werror -O1 -I root/usr/include -I "$ROOT/Sources/CGpiodShim/include" \
+      "$HERE/gpiod2-check.c" "$ROOT/Sources/CGpiodShim/shim.c" \
+      -L root/usr/lib/x86_64-linux-gnu -l:libgpiod.so.3 -o check
+  ) || say "libgpiod 2.x not available (download or build failed): the gpiod2 scenario will be skipped"
 fi
 
 say "initramfs"

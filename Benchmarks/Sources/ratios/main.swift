@@ -13,7 +13,7 @@ import Glibc
 // Paired measurements: each Postern figure next to a raw baseline measured in the same run, on
 // the same disk, interleaved where it matters so machine noise hits both alike.
 
-let dirArg = CommandLine.arguments.dropFirst().first ?? NSTemporaryDirectory()
+let dirArg = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") } ?? NSTemporaryDirectory()
 let base = dirArg + "/postern-ratios-\(getpid())"
 try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: base) }
@@ -57,18 +57,42 @@ let p50 = pct(logLat, 0.5), r50 = pct(rawLat, 0.5), p99 = pct(logLat, 0.99), r99
 row("durable append p50 (200 B)", ms(p50), ms(r50), String(format: "%.2f×", p50 / r50), "≤ 1.5×")
 row("durable append p99 (200 B)", ms(p99), ms(r99), String(format: "%.2f× (raw×2+1ms = %@)", p99 / r99, ms(r99 * 2 + 0.001)), "≤ 2× + 1 ms")
 
-// 2. 64 concurrent appenders vs the raw single-writer fdatasync rate.
-let perTask = 60
-let t0 = now()
-try await withThrowingTaskGroup(of: Void.self) { g in
-    for _ in 0..<64 {
-        g.addTask { for _ in 0..<perTask { _ = try await w.append(type: 1, payload: payload) } }
+// 2. 64 concurrent appenders vs the raw single-writer fdatasync rate. Interleaved rounds: each
+// round times raw single-record syncs, then 64 appenders; the median round ratio is reported, so a
+// burst of disk noise cannot decide the figure alone.
+var roundRatios: [Double] = [], roundRates: [Double] = [], roundRaw: [Double] = []
+let before = w.stats
+for _ in 0..<7 {
+    var t = now()
+    for _ in 0..<200 {
+        _ = rawBuf.withUnsafeBytes { pwrite(rawFD, $0.baseAddress, $0.count, off_t(rawOff)) }
+        fdatasync(rawFD)
+        rawOff += recordSize
     }
-    try await g.waitForAll()
+    let rawRate = 200 / (now() - t)
+    let perTask = 150
+    t = now()
+    try await withThrowingTaskGroup(of: Void.self) { g in
+        for _ in 0..<64 {
+            g.addTask { for _ in 0..<perTask { _ = try await w.append(type: 1, payload: payload) } }
+        }
+        try await g.waitForAll()
+    }
+    let rate = Double(64 * perTask) / (now() - t)
+    roundRates.append(rate)
+    roundRaw.append(rawRate)
+    roundRatios.append(rate / rawRate)
 }
-let concurrentRate = Double(64 * perTask) / (now() - t0)
-let rawRate = 1 / (rawLat.reduce(0, +) / Double(rawLat.count))
-row("throughput, 64 appenders", String(format: "%.0f rec/s", concurrentRate), String(format: "%.0f syncs/s", rawRate), String(format: "%.1f×", concurrentRate / rawRate), "≥ 20×")
+let after = w.stats
+let batches = after.batches - before.batches, records = after.records - before.records
+let mid = roundRatios.indices.sorted { roundRatios[$0] < roundRatios[$1] }[roundRatios.count / 2]
+row("throughput, 64 appenders (median of \(roundRatios.count) rounds; \(String(format: "%.1f", Double(records) / Double(batches))) records a batch, \(String(format: "%.0f", Double(after.writeSyncNs - before.writeSyncNs) / Double(batches) / 1000)) µs write+sync a batch)",
+    String(format: "%.0f rec/s", roundRates[mid]), String(format: "%.0f syncs/s", roundRaw[mid]),
+    String(format: "%.1f× (rounds %.1f–%.1f×)", roundRatios[mid], roundRatios.min()!, roundRatios.max()!), "≥ 20×")
+if CommandLine.arguments.contains("--append-only") {
+    w.close()
+    exit(0)
+}
 w.close()
 close(rawFD)
 
