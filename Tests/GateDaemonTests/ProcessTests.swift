@@ -294,6 +294,38 @@ struct AdminCLITests {
         #expect(FileManager.default.fileExists(atPath: dir + "/out/pass-r2.png"))
     }
 
+    @Test("tail -f in another process follows a live writer, records landing in its preallocated tail included, in order and once")
+    func tailFollow() throws {
+        let dir = tempPath("tailf")
+        let w = try LogWriter.open(directory: dir + "/log")
+        let j = Journal(writer: w)
+        func passage(_ i: Int) throws {
+            let d = Decision(outcome: .admit, reason: .ok, personID: "r\(i)", personKind: .resident)
+            _ = try j.appendBlocking(GateEvent.passage(d, Lane.Summary(lane: "a", direction: .in, credentialKind: "qr", readings: [], retests: 0), at: Date().timeIntervalSince1970))
+        }
+        try passage(0)
+        let pipe = Pipe()
+        let child = try Binary.spawn(["tail", "-f", "--json", "--after", "0", "--data-dir", dir], stdout: pipe.fileHandleForWriting)
+        defer { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }
+        try pipe.fileHandleForWriting.close()
+        let reader = LineReader(pipe.fileHandleForReading)
+        var seqs: [Int] = []
+        func take(_ n: Int) {
+            for line in reader.lines(n, timeout: 10) {
+                if let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any], let s = o["seq"] as? Int { seqs.append(s) }
+            }
+        }
+        take(1)
+        // The writer keeps zeroed space after its records; these land inside the file.
+        for i in 1...20 { try passage(i) }
+        take(20)
+        Thread.sleep(forTimeInterval: 0.3)
+        for i in 21...25 { try passage(i) }
+        take(5)
+        w.close()
+        #expect(seqs == Array(1...26))
+    }
+
     @Test("tail resumes after a sequence number without repeats or gaps, masks names, and filters")
     func tail() throws {
         let dir = tempPath("tail")
@@ -317,5 +349,40 @@ struct AdminCLITests {
         let denied = try Binary.run(["tail", "--after", "0", "--denied", "--lane", "b", "--data-dir", dir]).stdout.split(separator: "\n")
         #expect(denied.count == 10)
         #expect(denied.allSatisfy { $0.contains("fever") && $0.contains("张*") })
+    }
+}
+
+/// Lines from a child's stdout, read on a thread so a test can wait with a deadline.
+final class LineReader: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var lines: [String] = []
+    private var partial = ""
+
+    init(_ h: FileHandle) {
+        Thread.detachNewThread { [self] in
+            while true {
+                let d = h.availableData
+                if d.isEmpty { break }
+                lock.lock()
+                partial += String(decoding: d, as: UTF8.self)
+                while let nl = partial.firstIndex(of: "\n") {
+                    lines.append(String(partial[..<nl]))
+                    partial = String(partial[partial.index(after: nl)...])
+                }
+                lock.broadcast()
+                lock.unlock()
+            }
+        }
+    }
+
+    /// The next `n` lines, or fewer if they do not arrive within `timeout` seconds.
+    func lines(_ n: Int, timeout: Double) -> [String] {
+        let end = Date().addingTimeInterval(timeout)
+        lock.lock()
+        defer { lock.unlock() }
+        while lines.count < n && lock.wait(until: end) {}
+        let out = Array(lines.prefix(n))
+        lines.removeFirst(out.count)
+        return out
     }
 }
