@@ -120,7 +120,12 @@ public final class SimulatedGpio: GpioBackend, @unchecked Sendable {
     private var values: [String: Bool] = [:]
     private var history: [Change] = []
     private var edges: [String: @Sendable (Bool) -> Void] = [:]
-    public var onChange: (@Sendable (Change) -> Void)?
+    private var changeHandler: (@Sendable (Change) -> Void)?
+    /// Called (outside the chip's lock) after every output change; may be set while running.
+    public var onChange: (@Sendable (Change) -> Void)? {
+        get { lock.withLock { changeHandler } }
+        set { lock.withLock { changeHandler = newValue } }
+    }
 
     public init() {}
     public var description: String { "simulated GPIO chip" }
@@ -142,7 +147,7 @@ public final class SimulatedGpio: GpioBackend, @unchecked Sendable {
         values[name] = v
         let c = Change(line: name, active: v, at: monoSeconds())
         history.append(c)
-        let cb = onChange
+        let cb = changeHandler
         lock.unlock()
         cb?(c)
     }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// One entry to append: the log assigns its sequence number, timestamps and chain hash.
 public struct LogEntry: Sendable {
@@ -241,7 +242,7 @@ public final class LogWriter: @unchecked Sendable {
         let clock = options.clock
         let wall = clock.wallNs()
         let mono = clock.monoNs()
-        let baseFlags: RecordFlags = clock.isSynchronized() ? [] : .clockUnsynced
+        let baseFlags: RecordFlags = clockSynchronized(mono: mono) ? [] : .clockUnsynced
         // Payload hashes do not depend on the chain: compute them before taking the lock, so
         // concurrent appenders hash in parallel and the lock covers only the chain step.
         let payloadHashes = build == nil ? entries.map { SHA256Bytes($0.payload) } : []
@@ -266,6 +267,20 @@ public final class LogWriter: @unchecked Sendable {
         pendingWaiters.append((last: nextSeq - 1, done: done))
         cond.signal()
         return seqs
+    }
+
+    /// The clock's synchronised state, asked of the kernel at most once a second: `adjtimex` on
+    /// every append showed in profiles (it takes a kernel lock), and the state changes rarely.
+    /// Bit 0 holds the answer, the rest the monotonic time it was asked (0: never).
+    private let syncState = Atomic<UInt64>(0)
+
+    private func clockSynchronized(mono: UInt64) -> Bool {
+        let s = syncState.load(ordering: .relaxed)
+        let at = s >> 1
+        if at != 0 && mono >= at && mono - at < 1_000_000_000 { return s & 1 == 1 }
+        let v = options.clock.isSynchronized()
+        syncState.store((max(mono, 1) << 1) | (v ? 1 : 0), ordering: .relaxed)
+        return v
     }
 
     private func flushLoop() {

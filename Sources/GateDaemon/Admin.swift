@@ -6,6 +6,12 @@ import GateStore
 
 /// What admin commands share: the registry, and getting their audit events into the log. When no
 /// daemon holds the log, the command appends them itself; otherwise the daemon does within a poll.
+/// A refused admin request: a missing or unsafe key file, an unknown person.
+public struct AdminError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
 public struct Admin {
     public let dataDir: String
     public let store: Store
@@ -39,15 +45,15 @@ public struct Admin {
     /// Loads the private signing key; refuses a key file other users could read.
     public func signingKey(path: String? = nil) throws -> (Curve25519.Signing.PrivateKey, String) {
         let p = path ?? signingKeyPath
-        guard let data = FileManager.default.contents(atPath: p) else { throw Kiosk.StartError(message: "no signing key at \(p): run `postern keys generate`") }
+        guard let data = FileManager.default.contents(atPath: p) else { throw AdminError(message: "no signing key at \(p): run `postern keys generate`") }
         var st = stat()
         if stat(p, &st) == 0, st.st_mode & 0o077 != 0 {
-            throw Kiosk.StartError(message: "\(p) has mode \(String(st.st_mode & 0o777, radix: 8)); a signing key must be 0600")
+            throw AdminError(message: "\(p) has mode \(String(st.st_mode & 0o777, radix: 8)); a signing key must be 0600")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw Kiosk.StartError(message: "\(p) is not a key file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw AdminError(message: "\(p) is not a key file") }
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
         guard parts.count == 2, let raw = Base64URL.decode(parts[1]), let k = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
-            throw Kiosk.StartError(message: "\(p) is not a key file (expected `KEYID base64url`)")
+            throw AdminError(message: "\(p) is not a key file (expected `KEYID base64url`)")
         }
         return (k, parts[0])
     }
@@ -75,7 +81,7 @@ public struct Admin {
         } else if snap.staff[person] != nil {
             (kind, household) = (.staff, "-")
         } else {
-            throw Kiosk.StartError(message: "no person \(person) in the registry")
+            throw AdminError(message: "no person \(person) in the registry")
         }
         let (key, keyID) = try signingKey()
         var rng = SystemRandomNumberGenerator()

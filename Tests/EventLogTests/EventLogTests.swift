@@ -108,6 +108,31 @@ struct WriterTests {
         w.close()
     }
 
+    @Test("records written while the wall clock is unsynchronised are flagged; the state is re-read within a second")
+    func clockFlag() throws {
+        final class FakeClock: LogClock, @unchecked Sendable {
+            var mono: UInt64 = 5_000_000_000
+            var synced = false
+            func wallNs() -> Int64 { 1_700_000_000_000_000_000 }
+            func monoNs() -> UInt64 { mono }
+            func isSynchronized() -> Bool { synced }
+        }
+        let clock = FakeClock()
+        var o = LogWriter.Options()
+        o.clock = clock
+        let dir = tempDir()
+        let w = try LogWriter.open(directory: dir, options: o)
+        try w.appendBlocking([LogEntry(type: 1, payload: [1])])
+        clock.synced = true  // NTP synchronised: noticed within a second of monotonic time
+        clock.mono += 400_000_000
+        try w.appendBlocking([LogEntry(type: 1, payload: [2])])
+        clock.mono += 700_000_000
+        try w.appendBlocking([LogEntry(type: 1, payload: [3])])
+        w.close()
+        let flags = try readAll(dir).map { $0.flags.contains(.clockUnsynced) }
+        #expect(flags == [true, true, false])
+    }
+
     @Test("durable updates stream the latest acknowledged sequence")
     func durableUpdates() async throws {
         let w = try LogWriter.open(directory: tempDir())
