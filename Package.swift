@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "postern",
             dependencies: [
-                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "PassCards",
+                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CSysShim.h"
 #include <linux/input.h>
+#include <linux/hidraw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,4 +35,16 @@ int postern_clock_synchronized(void) {
     struct timex tx = {0};
     int state = adjtimex(&tx);
     return state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}
+
+int postern_hidraw_ids(int fd, uint16_t *vendor, uint16_t *product) {
+    struct hidraw_devinfo info;
+    if (ioctl(fd, HIDIOCGRAWINFO, &info) < 0) return -1;
+    *vendor = (uint16_t)info.vendor;
+    *product = (uint16_t)info.product;
+    return 0;
+}
+
+int postern_hidraw_set_feature(int fd, const uint8_t *report, size_t len) {
+    return ioctl(fd, HIDIOCSFEATURE(len), report);
 }

@@ -15,7 +15,7 @@ public enum DriverAction: Sendable, Equatable {
 public protocol SerialDriver: Sendable {
     var name: String { get }
     var settings: SerialPort.Settings { get }
-    /// How the device node is opened: a tty (default) or an evdev input node.
+    /// How the device node is opened: a tty (default), an evdev input node or a hidraw node.
     var node: DeviceNodeKind { get }
     mutating func opened(now: Double) -> [DriverAction]
     mutating func received(_ bytes: [UInt8], now: Double) -> [DriverAction]
@@ -24,7 +24,7 @@ public protocol SerialDriver: Sendable {
     var tickInterval: Double { get }
 }
 
-public enum DeviceNodeKind: Sendable { case tty, evdev }
+public enum DeviceNodeKind: Sendable { case tty, evdev, hidraw }
 
 extension SerialDriver {
     public var node: DeviceNodeKind { .tty }
@@ -121,6 +121,7 @@ public final class SerialDevice: @unchecked Sendable {
                 switch driver.node {
                 case .tty: port = try SerialPort(path: path, settings: s)
                 case .evdev: port = try InputNode(path: path)
+                case .hidraw: port = try HidrawNode(path: path)
                 }
             } catch {
                 if !reportedMissing {

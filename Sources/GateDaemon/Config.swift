@@ -132,7 +132,7 @@ extension KioskConfig {
             t.requireEnum("kind", Device.Kind.self) { d.kind = $0 }
             t.require("protocol") { d.proto = $0 }
             t.require("path") { d.path = $0 }
-            let allowed: [Device.Kind: [String]] = [.thermometer: ["gy-mcu90614", "modbus-rtu", "ascii-line"], .scanner: ["serial-line", "evdev"], .idcard: ["ga467"]]
+            let allowed: [Device.Kind: [String]] = [.thermometer: ["gy-mcu90614", "modbus-rtu", "ascii-line"], .scanner: ["serial-line", "evdev", "hid-pos"], .idcard: ["ga467"]]
             if !d.proto.isEmpty, let ok = allowed[d.kind], !ok.contains(d.proto) {
                 t.error("protocol", "\"\(d.proto)\" is not a \(d.kind.rawValue) protocol (one of \(ok.joined(separator: ", ")))")
             }

@@ -149,6 +149,7 @@ public final class Kiosk: @unchecked Sendable {
         case "ascii-line": return try AsciiLineDriver(name: d.id, settings: settings, pattern: d.pattern, unit: d.unit, sanity: sanity)
         case "serial-line": return SerialScannerDriver(name: d.id, settings: settings, maxLength: d.maxLength)
         case "evdev": return EvdevScannerDriver(name: d.id, maxLength: d.maxLength)
+        case "hid-pos": return HidPosScannerDriver(name: d.id, maxLength: d.maxLength)
         case "ga467": return GA467Driver(name: d.id, settings: SerialPort.Settings(baud: d.baud ?? 115_200, parity: d.parity, stopBits: d.stopBits))
         default: throw StartError(message: "device \(d.id): unknown protocol \(d.proto)")
         }

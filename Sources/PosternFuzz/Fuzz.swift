@@ -10,7 +10,7 @@ import GateStore
 /// record decoder. Built with `-sanitize=fuzzer,address` by scripts/fuzz.sh; the target is chosen
 /// by `POSTERN_FUZZ_TARGET`. A crash or a sanitizer report is a finding; each becomes a test.
 enum Targets {
-    static let all = ["gy", "modbus", "ascii", "lines", "evdev", "ga467", "pass", "config", "csv", "log"]
+    static let all = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "config", "csv", "log"]
 
     static func run(_ name: String, _ data: [UInt8]) {
         switch name {
@@ -41,6 +41,11 @@ enum Targets {
                 _ = k.feed(type: type & 7, code: code & 0x1FF, value: value)
                 i += 8
             }
+        case "hidpos":
+            // Reports of the fuzzer's sizes (hidraw hands over whole reports of any length).
+            var d = HidPosDecoder(maxLength: 200)
+            for chunk in split(data) { _ = d.feed(report: [HidPosDecoder.reportID] + chunk) }
+            _ = d.feed(report: data)
         case "ga467":
             var d = GA467.Decoder()
             for chunk in split(data) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceProtocols
 import Crypto
 import EventLog
 import Foundation
@@ -111,7 +112,15 @@ struct MirrorCommand: AsyncParsableCommand {
 
 /// Hidden helpers for tests that need a real process (SIGKILL).
 struct Debug: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "debug", shouldDisplay: false, subcommands: [AppendStress.self, LogDigest.self])
+    static let configuration = CommandConfiguration(commandName: "debug", shouldDisplay: false, subcommands: [AppendStress.self, LogDigest.self, HidPosReports.self])
+
+    struct HidPosReports: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "hid-pos-reports", abstract: "Write the 64-byte HID-POS reports a Honeywell scanner sends for TEXT to stdout (write them to /dev/hidgN one report per write: dd bs=64).")
+        @Argument var text: String
+        func run() async throws {
+            for r in HidPosDecoder.reports(for: text) { FileHandle.standardOutput.write(Data(r)) }
+        }
+    }
 
     struct LogDigest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open the log as the daemon would (recovery included) and print `rec SEQ CRC` for every record.")

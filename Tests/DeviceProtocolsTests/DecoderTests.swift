@@ -194,3 +194,59 @@ struct KeyTests {
         #expect(out.last == .line("q"))
     }
 }
+
+@Suite("HID-POS scanners (hidraw, Honeywell layout)")
+struct HidPosTests {
+    /// One report as a Honeywell scanner sends it: ID 02, LEN = data + 1, AIM "]Q1", the data from
+    /// offset 4 of the body, symbology code 0x73 (QR) at body offset 60, MORE at 62.
+    func report(_ data: String, more: Bool = false, len: Int? = nil) -> [UInt8] {
+        var r = [UInt8](repeating: 0, count: 64)
+        r[0] = 0x02
+        r[1] = UInt8(len ?? data.utf8.count + 1)
+        r[2] = 0x5D; r[3] = 0x51; r[4] = 0x31  // "]Q1"
+        for (i, b) in data.utf8.enumerated() { r[5 + i] = b }
+        r[61] = 0x73
+        r[63] = more ? 1 : 0
+        return r
+    }
+
+    @Test("an ID number in one report, written out byte by byte")
+    func single() {
+        var d = HidPosDecoder()
+        let r = report("11010519491231002X")
+        #expect(Array(r[0..<8]) == hex("02 13 5D 51 31 31 31 30"))
+        #expect(r[61] == 0x73 && r[63] == 0x00 && r.count == 64)
+        #expect(d.feed(report: r) == .line("11010519491231002X"))
+    }
+
+    @Test("a pass longer than one report continues while MORE is set; the encoder produces what the decoder reads")
+    func multi() {
+        let pass = "P1" + String(repeating: "AbCd-_09", count: 16)  // 130 characters: three reports
+        let reports = HidPosDecoder.reports(for: pass)
+        #expect(reports.count == 3)
+        #expect(reports.allSatisfy { $0.count == 64 && $0[0] == 0x02 && $0[61] == 0x73 })
+        #expect(reports.map { $0[63] } == [1, 1, 0])
+        var d = HidPosDecoder()
+        #expect(d.feed(report: reports[0]) == nil)
+        #expect(d.feed(report: reports[1]) == nil)
+        #expect(d.feed(report: reports[2]) == .line(pass))
+        #expect(d.feed(report: report("next")) == .line("next"), "the buffer starts afresh")
+    }
+
+    @Test("other report IDs are ignored; a length that does not fit, a too-short report, non-UTF-8 and an overlong code are faults, and the next code still reads")
+    func hostile() {
+        var d = HidPosDecoder(maxLength: 60)
+        var other = report("x")
+        other[0] = 0x01
+        #expect(d.feed(report: other) == nil)
+        #expect(d.feed(report: report("abc", len: 200)) == .fault("hid-pos: length byte 200 does not fit the report"))
+        #expect(d.feed(report: [0x02, 0x05]) == .fault("hid-pos: report of 2 bytes is too short"))
+        var bad = report("ab")
+        bad[5] = 0xFF
+        #expect(d.feed(report: bad) == .fault("hid-pos: code is not UTF-8"))
+        _ = d.feed(report: report(String(repeating: "a", count: 56), more: true))
+        #expect(d.feed(report: report(String(repeating: "b", count: 10))) == .fault("hid-pos: code longer than 60 bytes discarded"))
+        #expect(d.feed(report: report("ok")) == .line("ok"))
+        #expect(d.feed(report: report("", len: 0)) == nil, "an empty report is no code")
+    }
+}

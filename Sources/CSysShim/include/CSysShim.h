@@ -1,7 +1,7 @@
 #ifndef POSTERN_CSYSSHIM_H
 #define POSTERN_CSYSSHIM_H
 /// Kernel structures and calls Swift's Glibc module does not export: input_event (its size differs
-/// on 32-bit ARM), ptsname_r, EVIOCGRAB.
+/// on 32-bit ARM), ptsname_r, EVIOCGRAB, hidraw ioctls.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,4 +25,8 @@ int postern_ptsname(int fd, char *buf, size_t len);
 int postern_tiocexcl(int fd);
 /// 1 when the kernel says the wall clock is NTP-synchronised (adjtimex, STA_UNSYNC clear), else 0.
 int postern_clock_synchronized(void);
+/// HIDIOCGRAWINFO on a hidraw node: the USB vendor and product, or -1.
+int postern_hidraw_ids(int fd, uint16_t *vendor, uint16_t *product);
+/// HIDIOCSFEATURE: sends a feature report (report ID first); returns bytes sent or -1.
+int postern_hidraw_set_feature(int fd, const uint8_t *report, size_t len);
 #endif
