@@ -32,3 +32,88 @@ make_chip() {
   CHIP=$(cat $C/bank0/chip_name); S=/sys/devices/platform/$(cat $C/dev_name)/$CHIP
   echo pull-up > $S/sim_gpio0/pull
 }
+# kiosk_config THERMO_PATH THERMO_USB SCANNER_PROTOCOL SCANNER_PATH SCANNER_USB: /tmp/postern.toml
+# for one "in" lane on $CHIP (relay on line 0, active-low) with a GY-MCU90614 thermometer
+# "thermo-in" and a scanner "scan-in"; an empty USB id leaves that key out.
+kiosk_config() {
+  tu=""; [ -n "$2" ] && tu="usb = \"$2\""
+  su=""; [ -n "$5" ] && su="usb = \"$5\""
+  cat > /tmp/postern.toml <<CFG
+data_dir = "$DATA"
+[rules]
+pairing_window_seconds = 10
+reading_holdoff_seconds = 0
+anti_passback = "off"
+[relay]
+pulse_ms = 1500
+[gpio]
+chip = "/dev/$CHIP"
+[[device]]
+id = "thermo-in"
+kind = "thermometer"
+protocol = "gy-mcu90614"
+path = "$1"
+baud = 9600
+$tu
+[[device]]
+id = "scan-in"
+kind = "scanner"
+protocol = "$3"
+path = "$4"
+$su
+[[lane]]
+id = "in"
+direction = "in"
+thermometer = "thermo-in"
+readers = ["scan-in"]
+[lane.gpio]
+relay = { offset = 0, active_low = true }
+CFG
+}
+# udev_with_rules: systemd-udevd in the guest with the project's rules (the host's /etc is
+# read-only: the runtime rules directory).
+udev_with_rules() {
+  mkdir -p /run/udev/rules.d
+  cp "$HIL_GUEST/../../../udev/60-postern.rules" /run/udev/rules.d/
+  /lib/systemd/systemd-udevd --daemon --resolve-names=never || { echo "FAIL udevd"; exit 1; }
+}
+# hid_gadget NAME VID PID PROTOCOL SUBCLASS REPORT_LENGTH DESCRIPTOR [no_out]: a dummy_hcd HID
+# gadget (DESCRIPTOR in printf octal escapes: dash has no \x), bound; sets G, UDC, HIDG, BOUND_MS.
+hid_gadget() {
+  G=/sys/kernel/config/usb_gadget/$1; mkdir -p $G
+  echo 0x$2 > $G/idVendor; echo 0x$3 > $G/idProduct; echo 0x0200 > $G/bcdUSB
+  mkdir -p $G/strings/0x409 $G/configs/c.1/strings/0x409 $G/functions/hid.usb0
+  echo "${1}0001" > $G/strings/0x409/serialnumber; echo HIL > $G/strings/0x409/manufacturer; echo "$1" > $G/strings/0x409/product
+  echo cfg > $G/configs/c.1/strings/0x409/configuration
+  echo $4 > $G/functions/hid.usb0/protocol; echo $5 > $G/functions/hid.usb0/subclass; echo $6 > $G/functions/hid.usb0/report_length
+  # Without an OUT endpoint, SET_REPORT from the host arrives on the gadget's read side.
+  [ "${8:-}" = no_out ] && [ -e $G/functions/hid.usb0/no_out_endpoint ] && echo 1 > $G/functions/hid.usb0/no_out_endpoint
+  printf "$7" > $G/functions/hid.usb0/report_desc
+  ln -s $G/functions/hid.usb0 $G/configs/c.1/
+  UDC=$(ls /sys/class/udc | head -1)
+  BOUND_MS=$(now_ms); echo $UDC > $G/UDC
+  HIDG=/dev/hidg$(cut -d: -f2 $G/functions/hid.usb0/dev)
+}
+relay_open() { [ "$(cat $S/sim_gpio0/value)" = 0 ]; }
+relay_locked() { [ "$(cat $S/sim_gpio0/value)" = 1 ]; }
+# admitted N: at least N passages admitted with reason ok are in the log.
+admitted() { [ "$("$POSTERN" tail --after 0 --json --data-dir "$DATA" | grep '"kind":"passage"' | grep -c '"reason":"ok"')" -ge "$1" ]; }
+# unplug_replug DEVICE_ID: unbinds gadget $G, expects device_missing with the daemon ($PID)
+# still running, rebinds, expects DEVICE_ID reopened without a restart; refreshes HIDG.
+unplug_replug() {
+  echo "" > $G/UDC
+  wait_for 30 logged '"alert":"device_missing"' && pass "unplugged $1: device_missing alert ($WAITED ms)" || fail "no device_missing alert for $1"
+  kill -0 $PID && pass "daemon still running with $1 gone" || fail "daemon died"
+  replug_at=$(now_ms); echo $UDC > $G/UDC
+  wait_for 60 sh -c "\"$POSTERN\" tail --after 0 --json --data-dir $DATA | grep '\"device\":\"$1\"' | grep -c 'connected at' | grep -q 2" && pass "replugged $1 reopened without a restart in $(( $(now_ms) - replug_at )) ms" || fail "$1 not reopened"
+  HIDG=/dev/hidg$(cut -d: -f2 $G/functions/hid.usb0/dev 2>/dev/null)
+}
+# hid_scenario_setup: a fresh $DATA and /tmp/dev, the gadget and HID host modules, a gpio-sim
+# chip for the relay, and udevd with the project's rules (the HID scanner scenarios).
+hid_scenario_setup() {
+  DATA=/tmp/hil-data; rm -rf "$DATA" /tmp/dev; mkdir -p "$DATA" /tmp/dev
+  modprobe gpio-sim && modprobe dummy_hcd && modprobe libcomposite && modprobe usb_f_hid || { echo "FAIL modules"; exit 1; }
+  modprobe usbhid 2>/dev/null; modprobe hid_generic 2>/dev/null
+  make_chip 8
+  udev_with_rules
+}

@@ -7,15 +7,11 @@
 # unbind the thermometer mid-run (fault logged, the daemon keeps running), rebind (it recovers
 # without a restart; the time is printed).
 . "$HIL_GUEST/lib.sh"
-ROOT=$(cd "$HIL_GUEST/../../.." && pwd)
 DATA=/tmp/hil-data; rm -rf "$DATA"; mkdir -p "$DATA"
 modprobe gpio-sim && modprobe dummy_hcd num=2 && modprobe libcomposite && modprobe usb_f_acm || { echo "FAIL modules"; exit 1; }
 # GPIO chip for the relay.
 make_chip 8
-# udev with the project's rules (the host's /etc is read-only: runtime rules directory).
-mkdir -p /run/udev/rules.d
-cp "$ROOT/udev/60-postern.rules" /run/udev/rules.d/
-/lib/systemd/systemd-udevd --daemon --resolve-names=never || { echo "FAIL udevd"; exit 1; }
+udev_with_rules
 gadget() {  # NAME VID PID SERIAL UDC
   G=/sys/kernel/config/usb_gadget/$1; mkdir -p $G; cd $G
   echo 0x$2 > idVendor; echo 0x$3 > idProduct; echo 0x0200 > bcdUSB
@@ -38,37 +34,7 @@ GS_T=/dev/ttyGS$(cat /sys/kernel/config/usb_gadget/thermo/functions/acm.usb0/por
 GS_S=/dev/ttyGS$(cat /sys/kernel/config/usb_gadget/scanner/functions/acm.usb0/port_num)
 
 make_registry
-cat > /tmp/postern.toml <<CFG
-data_dir = "$DATA"
-[rules]
-pairing_window_seconds = 10
-reading_holdoff_seconds = 0
-anti_passback = "off"
-[relay]
-pulse_ms = 1500
-[gpio]
-chip = "/dev/$CHIP"
-[[device]]
-id = "thermo-in"
-kind = "thermometer"
-protocol = "gy-mcu90614"
-path = "/dev/postern/thermo-in"
-baud = 9600
-usb = "1a86:7523"
-[[device]]
-id = "qr-in"
-kind = "scanner"
-protocol = "serial-line"
-path = "/dev/postern/qr-in"
-usb = "1eab:8306"
-[[lane]]
-id = "in"
-direction = "in"
-thermometer = "thermo-in"
-readers = ["qr-in"]
-[lane.gpio]
-relay = { offset = 0, active_low = true }
-CFG
+kiosk_config /dev/postern/thermo-in 1a86:7523 serial-line /dev/postern/qr-in 1eab:8306
 # The devices' far ends: GY frames (a person at 36.5 every 4 s) and QR lines from a fifo.
 "$POSTERN" sim thermometer --protocol gy-mcu90614 --attach $GS_T > /tmp/sim-t.log 2>&1 &
 SIMT=$!
@@ -76,11 +42,11 @@ mkfifo /tmp/scan.fifo
 "$POSTERN" sim scanner --protocol serial-line --attach $GS_S < /tmp/scan.fifo > /tmp/sim-s.log 2>&1 &
 exec 3>/tmp/scan.fifo
 "$POSTERN" serve --config /tmp/postern.toml > /tmp/serve.log 2>&1 & PID=$!
-wait_for 60 logged '"device":"qr-in"' && pass "daemon opened the USB devices by their udev names" || { fail "daemon did not come up"; cat /tmp/serve.log; }
+wait_for 60 logged '"device":"scan-in"' && pass "daemon opened the USB devices by their udev names" || { fail "daemon did not come up"; cat /tmp/serve.log; }
 "$POSTERN" devices --config /tmp/postern.toml | sed 's/^/INFO devices: /'
 wait_for 30 logged '"device":"thermo-in","kind":"device_state","message":"connected' || true
 cat /tmp/pass.txt >&3
-wait_for 30 sh -c "[ \$(cat $S/sim_gpio0/value) = 0 ]" && pass "full passage: gadget bytes → decision → relay line ($WAITED ms after the QR line)" || fail "no passage from USB devices to the relay"
+wait_for 30 relay_open && pass "full passage: gadget bytes → decision → relay line ($WAITED ms after the QR line)" || fail "no passage from USB devices to the relay"
 wait_for 10 logged '"reason":"ok"' && pass "admit logged" || fail "admit not logged"
 
 # Hotplug: unbind the thermometer gadget mid-run.
@@ -94,7 +60,7 @@ wait_for 60 sh -c "\"$POSTERN\" tail --after 0 --json --data-dir $DATA | grep '\
 "$POSTERN" sim thermometer --protocol gy-mcu90614 --attach $GS_T > /tmp/sim-t2.log 2>&1 &
 sleep 2
 cat /tmp/pass.txt >&3
-wait_for 30 sh -c "[ \$(cat $S/sim_gpio0/value) = 0 ]" && pass "passage works again after the replug" || fail "no passage after replug"
+wait_for 30 relay_open && pass "passage works again after the replug" || fail "no passage after replug"
 grep -q "hotplug unavailable" /tmp/serve.log && echo "INFO daemon log: $(grep -o 'USB hotplug unavailable.*' /tmp/serve.log | head -1)"
 grep -q "arrived; reopening" /tmp/serve.log && pass "libusb hotplug saw the arrival" || echo "INFO no libusb hotplug arrival logged (periodic retry reopened it)"
 kill -TERM $PID; wait $PID
