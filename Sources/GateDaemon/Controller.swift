@@ -22,7 +22,6 @@ public actor Controller {
     let io: [String: GateIO]
     let logger: Logger
     let effects: SideEffects
-    let onVisitorEntry: @Sendable (String) -> Void
     var config: KioskConfig
     var lanes: [String: Lane] = [:]
     var laneOf: [String: [String]] = [:]  // device → lanes
@@ -38,14 +37,13 @@ public actor Controller {
     public private(set) var lastTick = monoSeconds()
     public private(set) var decisions = 0
 
-    public init(config: KioskConfig, registry: RegistrySnapshot, journal: Journal, io: [String: GateIO], logger: Logger, onVisitorEntry: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(config: KioskConfig, registry: RegistrySnapshot, journal: Journal, io: [String: GateIO], logger: Logger) {
         self.config = config
         self.registry = registry
         self.journal = journal
         self.io = io
         self.logger = logger
         self.effects = SideEffects(logger: logger)
-        self.onVisitorEntry = onVisitorEntry
         for l in config.lanes {
             lanes[l.id] = Lane(id: l.id, direction: l.direction)
             for d in [l.thermometer].compactMap({ $0 }) + l.readers { laneOf[d, default: []].append(l.id) }
@@ -245,7 +243,6 @@ public actor Controller {
                     }
                     lastSeen[id] = (lane, t)
                 }
-                if d.outcome == .admit, d.personKind == .visitor, s.direction == .in, let id = d.personID { onVisitorEntry(id) }
                 if d.outcome == .admit, d.personKind == .courier, let id = d.personID {
                     if s.direction == .in { couriersInside[id] = (wallSeconds(), false) } else { couriersInside[id] = nil }
                 }

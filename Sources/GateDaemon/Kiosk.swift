@@ -112,16 +112,11 @@ public final class Kiosk: @unchecked Sendable {
                 devs.append(SerialDevice(path: d.path, driver: driver, sink: sink))
             }
             devices = devs
-            // The registry poller and the visitor counter get their own connections: one
-            // connection per thread of work, so no two transactions ever interleave.
+            // The registry poller gets its own connection: one connection per thread of work, so
+            // no two transactions ever interleave. Visitor entries are counted from the log (the
+            // controller's own record, recounted from the mirror above at every start).
             registryStore = try Store.open(dataDir: config.dataDir)
-            let visitorStore = try Store.open(dataDir: config.dataDir)
-            let visitorLock = NSLock()
-            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger, onVisitorEntry: { id in
-                visitorLock.lock()
-                defer { visitorLock.unlock() }
-                try? visitorStore.useVisitorEntry(id)
-            })
+            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger)
             var start = GateEvent(kind: .system, at: wallSeconds())
             let r = writer.recovery
             start.message = "started: log seq \(r.firstSeq)…\(r.lastSeq), \(r.truncatedBytes) torn bytes cut, \(r.gaps.count) damaged ranges set aside"

@@ -96,13 +96,6 @@ public final class Store: @unchecked Sendable {
         try db.run("INSERT OR REPLACE INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?)", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(Int64(v.entriesUsed))])
     }
 
-    /// Counts an admitted visitor entry (single-entry approvals are then used up). The log is
-    /// the authority: `history` recounts entries from the mirrored passages at every start, so a
-    /// rebuilt database loses nothing.
-    public func useVisitorEntry(_ id: String) throws {
-        try db.run("UPDATE visitors SET entries_used = entries_used + 1 WHERE id = ?", [.text(id)])
-    }
-
     public func addCourier(_ c: Courier, actor: String) throws {
         try change("courier", key: c.id, action: "add", actor: actor, before: Optional<Courier>.none, after: c) { try writeCourier(c) }
     }
