@@ -42,6 +42,9 @@ public struct GateEvent: Codable, Sendable, Equatable {
     public var readings: [Reading]?
     public var retests: Int?
     public var credentialKind: String?
+    /// How many attempts this one record stands for, when more than one: the rest of a burst of
+    /// unreadable scans on a lane, coalesced (absent: one attempt).
+    public var attempts: Int?
     public var device: String?
     public var message: String?
     /// Alert kind: fever, quarantine_exit, lockdown_exit, overstay, device_missing, log_failure, forced_open, held_open, impossible_travel.
@@ -68,6 +71,7 @@ public struct GateEvent: Codable, Sendable, Equatable {
         e.readings = s.readings
         e.retests = s.retests
         e.credentialKind = s.credentialKind
+        e.attempts = s.attempts
         return e
     }
 }

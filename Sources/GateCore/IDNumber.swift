@@ -29,3 +29,10 @@ public func maskName(_ s: String) -> String {
     guard let f = s.first else { return s }
     return String(f) + String(repeating: "*", count: max(1, s.count - 1))
 }
+
+/// Masks a phone number or other contact for operator output: 13812345678 → 138****5678; short
+/// values keep only their last two characters.
+public func maskPhone(_ s: String) -> String {
+    guard s.count >= 11 else { return String(repeating: "*", count: max(0, s.count - 2)) + String(s.suffix(2)) }
+    return String(s.prefix(3)) + String(repeating: "*", count: s.count - 7) + String(s.suffix(4))
+}

@@ -32,12 +32,15 @@ public struct Lane: Sendable {
         public var credentialKind: String
         public var readings: [Reading]
         public var retests: Int
-        public init(lane: String, direction: Direction, credentialKind: String, readings: [Reading], retests: Int) {
+        /// Attempts this record stands for when more than one (coalesced unreadable scans).
+        public var attempts: Int?
+        public init(lane: String, direction: Direction, credentialKind: String, readings: [Reading], retests: Int, attempts: Int? = nil) {
             self.lane = lane
             self.direction = direction
             self.credentialKind = credentialKind
             self.readings = readings
             self.retests = retests
+            self.attempts = attempts
         }
     }
 
@@ -70,6 +73,8 @@ public struct Lane: Sendable {
     private var looseReading: Reading?
     private var armedOverride: (Override, Timestamp)?
     private var lastDecided: Timestamp?
+    /// Unreadable scans: when the first of the current burst was recorded, how many followed.
+    private var junk: (since: Timestamp, repeats: Int, credential: Credential)?
 
     public init(id: String, direction: Direction) {
         self.id = id
@@ -90,6 +95,18 @@ public struct Lane: Sendable {
             if let p = pending, p.credential != cred {
                 // A new person while the previous one never completed: close that one first.
                 actions += decide(ctx, now: at, final: true)
+            }
+            if case .qr(let text) = cred, !PassCodec.isWellFormed(text) {
+                // Not a pass at all: rule 1 fails whatever the temperature, so refuse at once. A
+                // burst of them is recorded as its first attempt and then one counted record.
+                if let j = junk, Double(at - j.since) < ctx.config.malformedCoalesceSeconds {
+                    junk!.repeats += 1
+                    return actions + [.light(.red)]
+                }
+                actions += flushJunk(ctx, now: at)
+                junk = (at, 0, cred)
+                lastDecided = at
+                return actions + refuseAtOnce(cred, ctx, now: at, attempts: nil)
             }
             if pending != nil { return actions }  // the same credential scanned twice
             var readings: [Reading] = []
@@ -112,14 +129,18 @@ public struct Lane: Sendable {
             if r.at < p.cooldownUntil { return [] }  // recorded, but the retest needs a fresh measurement
             return decide(ctx, now: r.at, final: false)
         case .tick(let now):
+            var flushed: [Action] = []
+            if let j = junk, Double(now - j.since) >= ctx.config.malformedCoalesceSeconds {
+                flushed = flushJunk(ctx, now: now)
+            }
             if let r = looseReading, now - r.at > window { looseReading = nil }
             if let (_, t) = armedOverride, now - t > window { armedOverride = nil }
-            guard let p = pending, now >= p.deadline else { return [] }
-            return decide(ctx, now: now, final: true)
+            guard let p = pending, now >= p.deadline else { return flushed }
+            return flushed + decide(ctx, now: now, final: true)
         case .stop(let now):
             looseReading = nil
             armedOverride = nil
-            return decide(ctx, now: now, final: true).compactMap { a in
+            return flushJunk(ctx, now: now) + decide(ctx, now: now, final: true).compactMap { a in
                 switch a {
                 case .decided(var d, let facts):
                     if d.outcome != .deny {
@@ -135,6 +156,21 @@ public struct Lane: Sendable {
                 }
             }
         }
+    }
+
+    /// The decision for a credential that fails rule 1 by its shape alone (no pending passage).
+    private func refuseAtOnce(_ cred: Credential, _ ctx: Context, now: Timestamp, attempts: Int?) -> [Action] {
+        let facts = PassageFacts(lane: id, direction: direction, credential: cred, readings: [], final: true, now: now, localMinute: ctx.localMinute, maskConfirmed: ctx.maskConfirmed)
+        let d = Policy.decide(facts, registry: ctx.registry, config: ctx.config)
+        let summary = Summary(lane: id, direction: direction, credentialKind: cred.kindName, readings: [], retests: 0, attempts: attempts)
+        return attempts == nil ? [.decided(d, facts: summary), .light(.red)] : [.decided(d, facts: summary)]
+    }
+
+    /// Ends the current burst of unreadable scans: one record with the count, if any followed.
+    private mutating func flushJunk(_ ctx: Context, now: Timestamp) -> [Action] {
+        defer { junk = nil }
+        guard let j = junk, j.repeats > 0 else { return [] }
+        return refuseAtOnce(j.credential, ctx, now: now, attempts: j.repeats)
     }
 
     private mutating func decide(_ ctx: Context, now: Timestamp, final: Bool) -> [Action] {
@@ -161,14 +197,5 @@ public struct Lane: Sendable {
             if d.alarm { actions.append(.alarm) }
         }
         return actions
-    }
-}
-
-extension Credential {
-    public var kindName: String {
-        switch self {
-        case .qr: "qr"
-        case .idCard: "id_card"
-        }
     }
 }

@@ -69,7 +69,7 @@ public struct RegistrySnapshot: Sendable {
                 if let cur = currentPass[pass.person], cur != pass.id { return .failure(.supersededPass) }
                 return .success((p, pass))
             }
-        case .idCard(let number):
+        case .idCard(let number), .typedIDNumber(let number):
             guard IDNumber.isValid(number) else { return .failure(.invalidIDNumber) }
             guard let (kind, id) = byIDNumber[number.uppercased()], let p = person(kind: kind, id: id) else { return .failure(.unknownCredential) }
             return .success((p, nil))

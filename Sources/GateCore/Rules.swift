@@ -16,6 +16,10 @@ public struct RulesConfig: Sendable, Equatable, Codable {
     /// The same person's credential at two different lanes within this many seconds cannot be one
     /// person walking: an `impossible_travel` alert (a shared or copied pass). 0 turns it off.
     public var impossibleTravelSeconds = 3.0
+    /// Unreadable scans (not a pass at all) on one lane within this many seconds after the first
+    /// are counted, not recorded one by one: the first is a deny record at once, the rest become
+    /// one record with their count when the interval ends. 0 records each one.
+    public var malformedCoalesceSeconds = 10.0
     public var quotaExits = 1
     public var quotaDays = 2
     public var isolationDays = 14
@@ -80,8 +84,10 @@ public struct Reading: Sendable, Equatable, Codable {
 public enum Credential: Sendable, Equatable, Codable {
     /// A scanned QR pass payload.
     case qr(String)
-    /// An ID number read from an ID card (or typed by staff).
+    /// An ID number read from an ID card's chip by an ID-card reader.
     case idCard(String)
+    /// An ID number typed or scanned at a lane that opts into typed ID numbers (a staffed desk).
+    case typedIDNumber(String)
 }
 
 /// A staff member's override of one passage, always with a reason.

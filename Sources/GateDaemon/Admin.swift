@@ -68,7 +68,14 @@ public struct Admin {
         return t
     }
 
+    /// How long a pass may be valid: at least a day, at most a year (the pass format counts
+    /// seconds in 32 bits; closed management reissues passes long before).
+    public static let passDays = 1...366
+
     public func issuePass(person: String, days: Int, now: Timestamp) throws -> (Pass, String) {
+        guard Self.passDays.contains(days) else {
+            throw AdminError(message: "--days \(days): a pass is valid for \(Self.passDays.lowerBound) to \(Self.passDays.upperBound) days; nothing issued")
+        }
         let snap = try store.snapshot()
         let kind: PersonKind
         let household: String

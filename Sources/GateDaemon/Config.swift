@@ -37,6 +37,9 @@ public struct KioskConfig: Sendable, Equatable {
         public var outputs: [OutputRole: GpioLine] = [:]
         public var inputs: [InputRole: GpioLine] = [:]
         public var doorHeldOpenSeconds = 30
+        /// A staffed desk may accept ID numbers typed or scanned as text (off by default: an ID
+        /// number is not a secret; only an ID-card reader's chip read is an ID-card credential).
+        public var typedIDNumbers = false
     }
 
     public var dataDir = "/var/lib/postern"
@@ -110,6 +113,7 @@ extension KioskConfig {
             t.number("pairing_window_seconds", 1...120) { c.rules.pairingWindowSeconds = $0 }
             t.number("reading_holdoff_seconds", 0...30) { c.rules.readingHoldoffSeconds = $0 }
             t.number("impossible_travel_seconds", 0...600) { c.rules.impossibleTravelSeconds = $0 }
+            t.number("malformed_coalesce_seconds", 0...3600) { c.rules.malformedCoalesceSeconds = $0 }
             t.int("quota_exits", 1...20) { c.rules.quotaExits = $0 }
             t.int("quota_days", 1...30) { c.rules.quotaDays = $0 }
             t.int("isolation_days", 0...60) { c.rules.isolationDays = $0 }
@@ -172,6 +176,7 @@ extension KioskConfig {
                 for id in ids where ![.scanner, .idcard].contains(c.device(id)?.kind) { t.error("readers", "no scanner or idcard device \"\(id)\" is defined") }
             }
             t.int("door_held_open_seconds", 5...3600) { l.doorHeldOpenSeconds = $0 }
+            t.bool("typed_id_numbers") { l.typedIDNumbers = $0 }
             t.table("gpio") { g in
                 for role in OutputRole.allCases { g.line(role.rawValue) { l.outputs[role] = $0 } }
                 for role in InputRole.allCases { g.line(role.rawValue) { l.inputs[role] = $0 } }

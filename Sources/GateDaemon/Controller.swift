@@ -88,10 +88,11 @@ public actor Controller {
     }
 
     /// The kiosk is stopping: every passage still waiting is closed and appended (nobody is let
-    /// through), so a shutdown never drops an attempt from the ledger.
+    /// through), and a burst of unreadable scans still being counted is recorded with its count,
+    /// so a shutdown never drops an attempt from the ledger.
     public func stopLanes() async throws {
         let now = Timestamp(wallSeconds())
-        for id in lanes.keys.sorted() where lanes[id]!.isBusy {
+        for id in lanes.keys.sorted() {
             try await perform(lanes[id]!.handle(.stop(now: now), context(lane: id)), lane: id)
         }
     }
@@ -125,8 +126,9 @@ public actor Controller {
                 try await perform(lanes[lane]!.handle(.reading(Reading(celsius: c, ambient: amb, device: dev, at: Timestamp(at))), context(lane: lane)), lane: lane)
             }
         case .credential(let dev, let text, let isID, let at):
-            let cred: Credential = isID || IDNumber.isValid(text) ? .idCard(text.uppercased()) : .qr(text)
             for lane in laneOf[dev] ?? [] {
+                let typed = config.lanes.first { $0.id == lane }?.typedIDNumbers ?? false
+                let cred = Credential.classify(text, source: isID ? .idCardReader : .scanner, typedIDNumbers: typed)
                 try await perform(lanes[lane]!.handle(.credential(cred, at: Timestamp(at)), context(lane: lane)), lane: lane)
             }
         case .input(let line, let active, let at):

@@ -53,10 +53,7 @@ public struct TailFormat: Sendable {
             if r.flags.contains(.clockUnsynced) { obj["clock_unsynced"] = true }
             if r.flags.contains(.redacted) { obj["redacted"] = true }
             if var e {
-                if !unmask, var d = e.decision {
-                    d.personName = d.personName.map(maskName)
-                    e.decision = d
-                }
+                if !unmask { e = Self.masked(e) }
                 if let data = try? JSONEncoder().encode(e), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
                     obj.merge(o) { a, _ in a }
                 }
@@ -67,12 +64,15 @@ public struct TailFormat: Sendable {
                 obj["kind"] = "checkpoint"
             }
             let d = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-            return String(decoding: d, as: UTF8.self)
+            return Printable.jsonSafe(String(decoding: d, as: UTF8.self))
         }
+        // Human lines: every string that came from outside (names, lanes, messages, actors, keys,
+        // devices, gap details) is shown with control and bidi characters escaped.
+        func t(_ s: String?) -> String { Printable.escaped(s ?? "") }
         let time = Self.timeFormatter.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9)) + (r.flags.contains(.clockUnsynced) ? "*" : " ")
         let seq = String(r.seq).leftPad(7)
         guard let e else {
-            let what = r.type == GapRecord.type ? paint("GAP  " + String(decoding: r.payload, as: UTF8.self), "1;31") : r.type == Checkpoint.type ? paint("checkpoint (signed)", "2") : "record type \(r.type)"
+            let what = r.type == GapRecord.type ? paint("GAP  " + t(String(decoding: r.payload, as: UTF8.self)), "1;31") : r.type == Checkpoint.type ? paint("checkpoint (signed)", "2") : "record type \(r.type)"
             return "\(seq) \(time) \(what)"
         }
         switch e.kind {
@@ -80,20 +80,52 @@ public struct TailFormat: Sendable {
             let d = e.decision!
             let outcome = ReasonText.outcome(d.outcome, lang).rightPad(6)
             let colored = paint(outcome, d.outcome == .admit ? "32" : d.outcome == .deny ? "31" : "33")
-            let name = (d.personName.map { unmask ? $0 : maskName($0) } ?? "-").rightPad(6)
+            let name = t(d.personName.map { unmask ? $0 : maskName($0) } ?? "-").rightPad(6)
             let temps = (e.readings ?? []).map { String(format: "%.1f", $0.celsius) }.joined(separator: "→")
             let flags = d.flags.isEmpty ? "" : " [" + d.flags.joined(separator: ",") + "]"
-            let staff = d.override.map { " (staff \($0.staff): \($0.reason))" } ?? ""
-            return "\(seq) \(time) \((e.lane ?? "-").rightPad(10)) \((e.direction?.rawValue ?? "").rightPad(3)) \(colored) \(d.reason.rawValue.rightPad(22)) \(name) \(temps.isEmpty ? "--.-" : temps)°C  \(ReasonText.text(d.reason, lang))\(flags)\(staff)"
+            let staff = d.override.map { " (staff \(t($0.staff)): \(t($0.reason)))" } ?? ""
+            return "\(seq) \(time) \(t(e.lane ?? "-").rightPad(10)) \((e.direction?.rawValue ?? "").rightPad(3)) \(colored) \(d.reason.rawValue.rightPad(22)) \(name) \(temps.isEmpty ? "--.-" : temps)°C  \(ReasonText.text(d.reason, lang))\(flags)\(staff)"
         case .alert:
-            return "\(seq) \(time) \((e.lane ?? "-").rightPad(10)) \(paint("ALERT " + (e.alert ?? ""), "1;31")) \(e.message ?? "")"
+            return "\(seq) \(time) \(t(e.lane ?? "-").rightPad(10)) \(paint("ALERT " + t(e.alert), "1;31")) \(t(e.message))"
         case .registryChange:
-            return "\(seq) \(time) registry   \(e.actor ?? "?") \(e.action ?? "") \(e.entity ?? "") \(e.key ?? "")"
+            return "\(seq) \(time) registry   \(t(e.actor ?? "?")) \(t(e.action)) \(t(e.entity)) \(t(e.key))"
         case .deviceFault, .deviceState:
-            return "\(seq) \(time) \((e.device ?? "-").rightPad(10)) \(paint(e.kind == .deviceFault ? "fault" : "device", "2")) \(e.message ?? "")"
+            return "\(seq) \(time) \(t(e.device ?? "-").rightPad(10)) \(paint(e.kind == .deviceFault ? "fault" : "device", "2")) \(t(e.message))"
         default:
-            return "\(seq) \(time) \((e.lane ?? e.kind.rawValue).rightPad(10)) \(e.kind.rawValue) \(e.message ?? "")\(e.configHash.map { " sha256 \($0.prefix(12))" } ?? "")"
+            return "\(seq) \(time) \(t(e.lane ?? e.kind.rawValue).rightPad(10)) \(e.kind.rawValue) \(t(e.message))\(t(e.configHash.map { " sha256 \($0.prefix(12))" }))"
         }
+    }
+
+    /// The event with personal data masked: the passage's name, and inside a registry change the
+    /// entity before and after (names, ID numbers, phones, landlord contacts), whatever its kind.
+    public static func masked(_ e: GateEvent) -> GateEvent {
+        var e = e
+        if var d = e.decision {
+            d.personName = d.personName.map(maskName)
+            e.decision = d
+        }
+        e.before = e.before.map(maskedEntityJSON)
+        e.after = e.after.map(maskedEntityJSON)
+        return e
+    }
+
+    /// Masks personal fields wherever they occur in an entity's JSON (nested included).
+    static func maskedEntityJSON(_ json: String) -> String {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) else { return "{\"masked\":true}" }
+        func walk(_ v: Any, key: String?) -> Any {
+            if let o = v as? [String: Any] { return o.reduce(into: [String: Any]()) { $0[$1.key] = walk($1.value, key: $1.key) } }
+            if let a = v as? [Any] { return a.map { walk($0, key: key) } }
+            guard let s = v as? String, let key else { return v }
+            switch key {
+            case "name", "personName": return maskName(s)
+            case "idNumber", "id_number": return IDNumber.masked(s)
+            case "phone", "landlordContact", "landlord_contact": return maskPhone(s)
+            default: return s
+            }
+        }
+        let masked = walk(obj, key: nil)
+        guard let d = try? JSONSerialization.data(withJSONObject: masked, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{\"masked\":true}" }
+        return String(decoding: d, as: UTF8.self)
     }
 
     static let timeFormatter: DateFormatter = {

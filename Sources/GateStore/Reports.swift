@@ -89,8 +89,21 @@ extension Store {
 }
 
 public enum LedgerFormat {
+    /// One CSV cell, safe to open in a spreadsheet: a cell that starts with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return would be read as a formula (CSV injection, OWASP), so it gets a
+    /// leading `'` and is quoted — except a plain number like `-3.5`, which is data.
     static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        var v = s
+        if let f = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(f), !isPlainNumber(v) { v = "'" + v }
+        let quote = v != s || v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        return quote ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
+    }
+
+    static func isPlainNumber(_ s: String) -> Bool {
+        var u = Substring(s)
+        if u.first == "-" || u.first == "+" { u = u.dropFirst() }
+        let parts = u.split(separator: ".", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
     }
 
     public static func csv(_ rows: [LedgerRow], lang: Language) -> String {

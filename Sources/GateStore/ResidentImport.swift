@@ -25,6 +25,11 @@ public enum ResidentImport {
 
     /// Parses the whole file; returns every resident or every error found (with line numbers).
     public static func parse(_ text: String, isolationDays: Int, utcOffset: Int = TimeZone.current.secondsFromGMT()) -> Result<[Resident], Errors> {
+        parseRows(text, isolationDays: isolationDays, utcOffset: utcOffset).map { $0.map(\.resident) }
+    }
+
+    /// Like `parse`, with the line each resident came from (so registry conflicts can name it).
+    public static func parseRows(_ text: String, isolationDays: Int, utcOffset: Int = TimeZone.current.secondsFromGMT()) -> Result<[(line: Int, resident: Resident)], Errors> {
         var t = text
         if t.hasPrefix("\u{FEFF}") { t.removeFirst() }
         let rows: [(line: Int, fields: [String])]
@@ -38,7 +43,7 @@ public enum ResidentImport {
         for c in cols where !known.contains(c) { errors.append(RowError(line: header.line, message: "unknown column \"\(c)\" (known: \(known.sorted().joined(separator: ", ")))")) }
         for r in required where !cols.contains(r) { errors.append(RowError(line: header.line, message: "missing required column \"\(r)\"")) }
         if !errors.isEmpty { return .failure(Errors(rows: errors)) }
-        var out: [Resident] = []
+        var out: [(line: Int, resident: Resident)] = []
         var seenIDs: [String: Int] = [:]
         var seenNumbers: [String: Int] = [:]
         for row in rows.dropFirst() {
@@ -75,13 +80,14 @@ public enum ResidentImport {
             case "yes", "y", "1", "true", "是": rental = true
             default: fail("rental \"\(f["rental"]!)\" is not yes or no"); continue
             }
+            guard PersonID.isValid(f["id"]!) else { fail("id \"\(Printable.escaped(f["id"]!))\" is not a valid person id (\(PersonID.rule))"); continue }
             if let prev = seenIDs[f["id"]!] { fail("id \(f["id"]!) already used on line \(prev)"); continue }
             if let prev = seenNumbers[number] { fail("id_number already used on line \(prev)"); continue }
             seenIDs[f["id"]!] = row.line
             seenNumbers[number] = row.line
             let addr = Address(building: f["building"]!, unit: f["unit"]!, room: f["room"]!)
             let q = dates["quarantine_until"] ?? dates["return_date"].map { $0 + Timestamp(isolationDays) * 86_400 }
-            out.append(Resident(id: f["id"]!, name: f["name"]!, sex: sex, idNumber: number, household: f["household", default: ""].isEmpty ? addr.description : f["household"]!, address: addr, origin: origin, returnDate: dates["return_date"], quarantineUntil: q, rental: rental, landlordContact: f["landlord_contact"].flatMap { $0.isEmpty ? nil : $0 }, phone: f["phone"].flatMap { $0.isEmpty ? nil : $0 }))
+            out.append((row.line, Resident(id: f["id"]!, name: f["name"]!, sex: sex, idNumber: number, household: f["household", default: ""].isEmpty ? addr.description : f["household"]!, address: addr, origin: origin, returnDate: dates["return_date"], quarantineUntil: q, rental: rental, landlordContact: f["landlord_contact"].flatMap { $0.isEmpty ? nil : $0 }, phone: f["phone"].flatMap { $0.isEmpty ? nil : $0 })))
         }
         return errors.isEmpty ? .success(out) : .failure(Errors(rows: errors))
     }
@@ -100,10 +106,17 @@ public enum ResidentImport {
 }
 
 extension Store {
-    /// Imports residents all-or-nothing: one transaction, one audit event per resident.
-    public func importResidents(_ rs: [Resident], actor: String) throws {
+    /// Imports residents all-or-nothing: one transaction, one audit event per resident. An ID
+    /// number that belongs to another person, or an existing id whose ID number differs (a new
+    /// person under an old id), rejects the whole file with every such row named by its line.
+    public func importResidents(_ rows: [(line: Int, resident: Resident)], actor: String) throws {
+        var errors: [ResidentImport.RowError] = []
+        for (line, r) in rows {
+            if let why = try identityConflict(kind: .resident, id: r.id, idNumber: r.idNumber) { errors.append(.init(line: line, message: why)) }
+        }
+        if !errors.isEmpty { throw ResidentImport.Errors(rows: errors) }
         try db.transaction {
-            for r in rs {
+            for (_, r) in rows {
                 let before = try resident(r.id)
                 try writeResident(r)
                 var e = GateEvent(kind: .registryChange, at: Date().timeIntervalSince1970)
@@ -116,6 +129,10 @@ extension Store {
                 try db.run("INSERT INTO audit_outbox(event) VALUES (?)", [.text(json(e)!)])
             }
         }
+    }
+
+    public func importResidents(_ rs: [Resident], actor: String) throws {
+        try importResidents(rs.enumerated().map { ($0.offset + 2, $0.element) }, actor: actor)
     }
 }
 

@@ -6,6 +6,12 @@ import GateCore
 /// `audit_outbox`; the single log writer (the daemon, or the CLI when no daemon holds the log)
 /// moves outbox rows into the event log. Registry events carry the entity after the change, so
 /// `mirror rebuild` can recreate these tables from the log alone.
+/// A registry change refused because it would overwrite or shadow another person or key.
+public struct RegistryConflict: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}
+
 public final class Store: @unchecked Sendable {
     public let db: Database
     public let path: String
@@ -67,14 +73,17 @@ public final class Store: @unchecked Sendable {
         try db.query("SELECT \(Self.residentColumns) FROM residents ORDER BY building, unit, room, id", [], residentRow)
     }
 
+    /// Upserts by id. Never `INSERT OR REPLACE`: over the UNIQUE id_number that would silently
+    /// delete another person who holds the same number; here that is a constraint error.
     func writeResident(_ r: Resident) throws {
-        try db.run("INSERT OR REPLACE INTO residents(\(Self.residentColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+        try db.run("INSERT INTO residents(\(Self.residentColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll(Self.residentColumns))", [
             .text(r.id), .text(r.name), .text(r.sex.rawValue), .text(r.idNumber.uppercased()), .text(r.household), .text(r.address.building), .text(r.address.unit), .text(r.address.room),
             .text(r.origin.rawValue), .opt(r.returnDate), .opt(r.quarantineUntil), .int(r.rental ? 1 : 0), .opt(r.landlordContact), .opt(r.phone),
         ])
     }
 
     public func upsertResident(_ r: Resident, actor: String) throws {
+        try checkIdentity(kind: .resident, id: r.id, idNumber: r.idNumber)
         let before = try resident(r.id)
         try change("resident", key: r.id, action: before == nil ? "add" : "update", actor: actor, before: before, after: r) { try writeResident(r) }
     }
@@ -89,34 +98,38 @@ public final class Store: @unchecked Sendable {
     // MARK: visitors, couriers, staff, exemptions
 
     public func addVisitor(_ v: Visitor, actor: String) throws {
+        try checkIdentity(kind: .visitor, id: v.id, idNumber: v.idNumber)
         try change("visitor", key: v.id, action: "approve", actor: actor, before: Optional<Visitor>.none, after: v) { try writeVisitor(v) }
     }
 
     func writeVisitor(_ v: Visitor) throws {
-        try db.run("INSERT OR REPLACE INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?)", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(Int64(v.entriesUsed))])
+        try db.run("INSERT INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries, entries_used"))", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(Int64(v.entriesUsed))])
     }
 
     public func addCourier(_ c: Courier, actor: String) throws {
+        try checkIdentity(kind: .courier, id: c.id, idNumber: c.idNumber)
         try change("courier", key: c.id, action: "add", actor: actor, before: Optional<Courier>.none, after: c) { try writeCourier(c) }
     }
 
     func writeCourier(_ c: Courier) throws {
-        try db.run("INSERT OR REPLACE INTO couriers VALUES (?,?,?,?,?,?)", [.text(c.id), .text(c.name), .text(c.idNumber.uppercased()), .text(c.company), .int(Int64(c.startMinute)), .int(Int64(c.endMinute))])
+        try db.run("INSERT INTO couriers VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, company, start_minute, end_minute"))", [.text(c.id), .text(c.name), .text(c.idNumber.uppercased()), .text(c.company), .int(Int64(c.startMinute)), .int(Int64(c.endMinute))])
     }
 
     public func removeCourier(_ id: String, actor: String) throws {
         try change("courier", key: id, action: "remove", actor: actor, before: Optional<Courier>.none, after: Optional<Courier>.none) {
             try db.run("DELETE FROM couriers WHERE id = ?", [.text(id)])
             guard db.changes == 1 else { throw Database.Error(message: "no courier \(id)") }
+            try revokePasses(person: id, kind: .courier)
         }
     }
 
     public func addStaff(_ s: Staff, actor: String) throws {
+        try checkIdentity(kind: .staff, id: s.id, idNumber: s.idNumber)
         try change("staff", key: s.id, action: "add", actor: actor, before: Optional<Staff>.none, after: s) { try writeStaff(s) }
     }
 
     func writeStaff(_ s: Staff) throws {
-        try db.run("INSERT OR REPLACE INTO staff VALUES (?,?,?,?)", [.text(s.id), .text(s.name), .text(s.role), .text(s.idNumber.uppercased())])
+        try db.run("INSERT INTO staff VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, role, id_number"))", [.text(s.id), .text(s.name), .text(s.role), .text(s.idNumber.uppercased())])
     }
 
     public func setExemption(_ e: Exemption, actor: String) throws {
@@ -124,7 +137,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func writeExemption(_ e: Exemption) throws {
-        try db.run("INSERT OR REPLACE INTO exemptions VALUES (?,?,?)", [.text(e.person), .text(e.reason), .int(e.until)])
+        try db.run("INSERT INTO exemptions VALUES (?,?,?) ON CONFLICT(person) DO UPDATE SET reason = excluded.reason, until = excluded.until", [.text(e.person), .text(e.reason), .int(e.until)])
     }
 
     // MARK: lockdowns
@@ -141,7 +154,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func writeLockdown(_ l: Lockdown) throws {
-        try db.run("INSERT OR REPLACE INTO lockdowns VALUES (?,?,?)", [.text(l.scope), .int(l.since), .text(l.reason)])
+        try db.run("INSERT INTO lockdowns VALUES (?,?,?) ON CONFLICT(scope) DO UPDATE SET since = excluded.since, reason = excluded.reason", [.text(l.scope), .int(l.since), .text(l.reason)])
     }
 
     public func liftLockdown(_ scope: LockdownScope, actor: String) throws {
@@ -175,7 +188,7 @@ public final class Store: @unchecked Sendable {
         let id = Int64(bitPattern: r.pass.id)
         let exists = try db.query("SELECT 1 FROM passes WHERE id = ?", [.int(id)]) { _ in true }.first ?? false
         if !exists { try db.run("UPDATE passes SET current = 0 WHERE person = ?", [.text(r.pass.person)]) }
-        try db.run("INSERT OR REPLACE INTO passes(id, person, kind, household, issued, expires, key_id, revoked, revoked_reason, current) VALUES (?,?,?,?,?,?,?,?,?, COALESCE((SELECT current FROM passes WHERE id = ?), 1))", [
+        try db.run("INSERT INTO passes(id, person, kind, household, issued, expires, key_id, revoked, revoked_reason, current) VALUES (?,?,?,?,?,?,?,?,?, COALESCE((SELECT current FROM passes WHERE id = ?), 1)) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, person, kind, household, issued, expires, key_id, revoked, revoked_reason"))", [
             .int(id), .text(r.pass.person), .text(r.pass.kind.rawValue), .text(r.pass.household), .int(r.pass.issued), .int(r.pass.expires), .text(r.pass.keyID), .int(r.revoked ? 1 : 0), .opt(r.revokedReason), .int(id),
         ])
     }
@@ -202,11 +215,14 @@ public final class Store: @unchecked Sendable {
     }
 
     public func addKey(_ k: TrustedKey, actor: String) throws {
+        if let old = try keys().first(where: { $0.id == k.id }), old.publicKey != k.publicKey {
+            throw RegistryConflict(message: "key id \(k.id) already names a different public key; choose a new key id")
+        }
         try change("key", key: k.id, action: "trust", actor: actor, before: Optional<TrustedKey>.none, after: k) { try writeKey(k) }
     }
 
     func writeKey(_ k: TrustedKey) throws {
-        try db.run("INSERT OR REPLACE INTO keys VALUES (?,?,?,?)", [.text(k.id), .blob(k.publicKey), .int(k.notBefore), .opt(k.notAfter)])
+        try db.run("INSERT INTO keys VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET public_key = excluded.public_key, not_before = excluded.not_before, not_after = excluded.not_after", [.text(k.id), .blob(k.publicKey), .int(k.notBefore), .opt(k.notAfter)])
     }
 
     public func keys() throws -> [TrustedKey] {
@@ -258,6 +274,77 @@ public final class Store: @unchecked Sendable {
         return (exits, presence, entries)
     }
 
+    // MARK: identities
+
+    /// `SET a = excluded.a, …` for an upsert over these columns.
+    static func updateAll(_ columns: String) -> String {
+        columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "id" }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+    }
+
+    /// Why a person (kind, id, ID number) cannot be written, or nil: the id must be valid; an ID
+    /// number belongs to one person across residents, visitors, couriers and staff (the gate
+    /// resolves ID cards by number); and an existing id keeps its ID number — a different person
+    /// needs a new id, so nothing issued to the old holder (a pass) carries over.
+    public func identityConflict(kind: PersonKind, id: String, idNumber: String) throws -> String? {
+        guard PersonID.isValid(id) else { return "id \"\(Printable.escaped(id))\" is not a valid person id (\(PersonID.rule))" }
+        let number = idNumber.uppercased()
+        let holders = try db.query("""
+            SELECT 'resident', id FROM residents WHERE id_number = ?1 UNION ALL SELECT 'visitor', id FROM visitors WHERE id_number = ?1
+            UNION ALL SELECT 'courier', id FROM couriers WHERE id_number = ?1 UNION ALL SELECT 'staff', id FROM staff WHERE id_number = ?1
+            """, [.text(number)]) { ($0.text(0), $0.text(1)) }
+        if let other = holders.first(where: { $0 != (kind.rawValue, id) }) {
+            return "\(kind.rawValue) \(id): ID number \(IDNumber.masked(number)) already belongs to \(other.0) \(other.1); nothing changed"
+        }
+        let table = ["resident": "residents", "visitor": "visitors", "courier": "couriers", "staff": "staff"][kind.rawValue]!
+        if let existing = try db.query("SELECT id_number FROM \(table) WHERE id = ?", [.text(id)], { $0.text(0) }).first, existing != number {
+            return "\(kind.rawValue) \(id) already names the person with ID number \(IDNumber.masked(existing)); a different person needs a new id"
+        }
+        return nil
+    }
+
+    func checkIdentity(kind: PersonKind, id: String, idNumber: String) throws {
+        if let why = try identityConflict(kind: kind, id: id, idNumber: idNumber) { throw RegistryConflict(message: why) }
+    }
+
+    /// A removed person's passes die with the record: revoked, so that a pass can never be
+    /// accepted for someone who later gets the same id.
+    func revokePasses(person: String, kind: PersonKind) throws {
+        try db.run("UPDATE passes SET revoked = 1, revoked_reason = 'holder removed' WHERE person = ? AND kind = ? AND revoked = 0", [.text(person), .text(kind.rawValue)])
+    }
+
+    // MARK: restating the registry
+
+    /// Queues one `restate` registry change per current entity (people, exemptions, lockdowns,
+    /// passes, keys) carrying its present state, so that the log alone can recreate today's
+    /// registry even after the events that built it were redacted (`purge`). Passes go oldest
+    /// first with each person's current pass last, as replay needs them.
+    public func restateRegistry(actor: String) throws -> Int {
+        var n = 0
+        try db.transaction {
+            func queue<T: Codable>(_ entity: String, _ key: String, _ v: T) throws {
+                var e = GateEvent(kind: .registryChange, at: Date().timeIntervalSince1970)
+                e.entity = entity
+                e.key = key
+                e.action = "restate"
+                e.actor = actor
+                e.after = json(v)
+                try db.run("INSERT INTO audit_outbox(event) VALUES (?)", [.text(json(e)!)])
+                n += 1
+            }
+            let s = try snapshot()
+            for k in try keys() { try queue("key", k.id, k) }
+            for r in try residents() { try queue("resident", r.id, r) }
+            for v in s.visitors.values.sorted(by: { $0.id < $1.id }) { try queue("visitor", v.id, v) }
+            for c in s.couriers.values.sorted(by: { $0.id < $1.id }) { try queue("courier", c.id, c) }
+            for st in s.staff.values.sorted(by: { $0.id < $1.id }) { try queue("staff", st.id, st) }
+            for e in s.exemptions.values.sorted(by: { $0.person < $1.person }) { try queue("exemption", e.person, e) }
+            for l in try lockdowns() { try queue("lockdown", l.scope, l) }
+            let ids = try db.query("SELECT id FROM passes ORDER BY current, issued, id") { UInt64(bitPattern: $0.int(0)) }
+            for id in ids { if let p = try pass(id: id) { try queue("pass", p.pass.idString, p) } }
+        }
+        return n
+    }
+
     // MARK: audit outbox
 
     public func pendingAudit() throws -> [(id: Int64, event: GateEvent)] {
@@ -287,7 +374,12 @@ public final class Store: @unchecked Sendable {
         case "resident": if let a = after { try writeResident(try decoder.decode(Resident.self, from: a)) }
         case "visitor": if let a = after { try writeVisitor(try decoder.decode(Visitor.self, from: a)) }
         case "courier":
-            if let a = after { try writeCourier(try decoder.decode(Courier.self, from: a)) } else { try db.run("DELETE FROM couriers WHERE id = ?", [.text(key)]) }
+            if let a = after {
+                try writeCourier(try decoder.decode(Courier.self, from: a))
+            } else {
+                try db.run("DELETE FROM couriers WHERE id = ?", [.text(key)])
+                try revokePasses(person: key, kind: .courier)
+            }
         case "staff": if let a = after { try writeStaff(try decoder.decode(Staff.self, from: a)) }
         case "exemption": if let a = after { try writeExemption(try decoder.decode(Exemption.self, from: a)) }
         case "lockdown":

@@ -10,7 +10,7 @@ import GateStore
 /// record decoder. Built with `-sanitize=fuzzer,address` by scripts/fuzz.sh; the target is chosen
 /// by `POSTERN_FUZZ_TARGET`. A crash or a sanitizer report is a finding; each becomes a test.
 enum Targets {
-    static let all = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "config", "csv", "log"]
+    static let all = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "credential", "config", "csv", "log"]
 
     static func run(_ name: String, _ data: [UInt8]) {
         switch name {
@@ -57,6 +57,21 @@ enum Targets {
             _ = PassCodec.parse(text)
             _ = PassCodec.verify(text, keys: [TrustedKey(id: "k", publicKey: [UInt8](repeating: 1, count: 32))], now: 0)
             _ = PassCodec.verify("P1" + Base64URL.encode(data), keys: [], now: 0)
+        case "credential":
+            // Scanner bytes → framed lines → the lanes' classification → rule 1. With no trusted
+            // key, nothing a scanner delivers may resolve to a person unless the lane opts into
+            // typed ID numbers — in particular not a resident's valid ID number.
+            var f = LineFramer(maxLength: 256)
+            var lines: [String] = []
+            for chunk in split(data) { for case .line(let l) in f.feed(chunk) { lines.append(l) } }
+            if case .line(let l)? = f.flush() { lines.append(l) }
+            lines.append(String(decoding: data, as: UTF8.self))
+            for l in lines {
+                let scanned = Credential.classify(l, source: .scanner)
+                if case .success = FuzzRegistry.snapshot.resolve(scanned, now: 0) { fatalError("scanner line resolved without a pass: \(l.debugDescription)") }
+                _ = FuzzRegistry.snapshot.resolve(Credential.classify(l, source: .scanner, typedIDNumbers: true), now: 0)
+                _ = FuzzRegistry.snapshot.resolve(Credential.classify(l, source: .idCardReader), now: 0)
+            }
         case "config":
             _ = try? KioskConfig.parse(String(decoding: data, as: UTF8.self))
         case "csv":
@@ -66,6 +81,15 @@ enum Targets {
         default:
             fatalError("unknown POSTERN_FUZZ_TARGET \(name); one of \(all)")
         }
+    }
+
+    enum FuzzRegistry {
+        /// One resident whose (valid) ID number the seed corpus holds.
+        static let snapshot: RegistrySnapshot = {
+            var s = RegistrySnapshot()
+            s.add(Resident(id: "r1", name: "张三", sex: .male, idNumber: "11010519491231002X", household: "h1", address: Address(building: "1", unit: "1", room: "101")))
+            return s
+        }()
     }
 
     /// Splits the input at points the input itself chooses, so framing across reads is exercised.

@@ -30,13 +30,16 @@ struct Residents: AsyncParsableCommand {
             try await guarded {
                 guard let data = FileManager.default.contents(atPath: file) else { throw Exit.io("cannot read \(file)") }
                 guard let text = String(data: data, encoding: .utf8) else { throw Exit.invalid("\(file): not UTF-8 (save the spreadsheet as CSV UTF-8)") }
-                switch ResidentImport.parse(text, isolationDays: isolationDays) {
+                func located(_ e: ResidentImport.Errors) -> Exit {
+                    Exit.invalid(e.rows.map { "\(file):\($0.line): \(Printable.escaped($0.message))" }.joined(separator: "\n") + "\nnothing imported")
+                }
+                switch ResidentImport.parseRows(text, isolationDays: isolationDays) {
                 case .failure(let e):
-                    throw Exit.invalid(e.rows.map { "\(file):\($0.line): \($0.message)" }.joined(separator: "\n") + "\nnothing imported")
-                case .success(let rs):
+                    throw located(e)
+                case .success(let rows):
                     let a = try Admin(dataDir: global.dataDir)
-                    try a.store.importResidents(rs, actor: a.actor)
-                    out("imported \(rs.count) resident(s); \(a.flushAudit())")
+                    do { try a.store.importResidents(rows, actor: a.actor) } catch let e as ResidentImport.Errors { throw located(e) }
+                    out("imported \(rows.count) resident(s); \(a.flushAudit())")
                 }
             }
         }
@@ -53,10 +56,10 @@ struct Residents: AsyncParsableCommand {
                     let num = global.unmask ? r.idNumber : IDNumber.masked(r.idNumber)
                     if json {
                         let o: [String: Any] = ["id": r.id, "name": name, "id_number": num, "household": r.household, "address": r.address.description, "origin": r.origin.rawValue, "rental": r.rental, "quarantine_until": r.quarantineUntil as Any]
-                        out(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
+                        outJSON(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                     } else {
                         let q = r.quarantineUntil.map { $0 > nowTS() ? " isolation" : "" } ?? ""
-                        out("\(r.id)\t\(name)\t\(num)\t\(r.address)\t\(r.household)\t\(r.origin.rawValue)\(r.rental ? " rental" : "")\(q)")
+                        out([r.id, name, num, r.address.description, r.household].map { Printable.escaped($0) }.joined(separator: "\t") + "\t\(r.origin.rawValue)\(r.rental ? " rental" : "")\(q)")
                     }
                 }
             }
@@ -73,11 +76,12 @@ struct Residents: AsyncParsableCommand {
                 if !global.unmask {
                     shown.name = maskName(r.name)
                     shown.idNumber = IDNumber.masked(r.idNumber)
-                    shown.phone = r.phone.map { String($0.prefix(3)) + "****" + String($0.suffix(4)) }
+                    shown.phone = r.phone.map(maskPhone)
+                    shown.landlordContact = r.landlordContact.map(maskPhone)
                 }
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                out(String(decoding: try e.encode(shown), as: UTF8.self))
+                outJSON(String(decoding: try e.encode(shown), as: UTF8.self))
             }
         }
     }
@@ -232,7 +236,7 @@ struct PassCommand: AsyncParsableCommand {
         @Option(name: .long, help: "svg or png") var format: String = "svg"
         @Flag(name: .long, help: "A4 sheets of ten cards instead of one file per card.") var sheet = false
         @Option(name: .long) var community: String = "小区"
-        @Option(name: .long, help: "Days of validity for newly issued passes.") var days = 30
+        @Option(name: .long, help: "Days of validity for newly issued passes (\(Admin.passDays.lowerBound)…\(Admin.passDays.upperBound)).") var days = 30
 
         func run() async throws {
             try await guarded {
@@ -256,14 +260,15 @@ struct PassCommand: AsyncParsableCommand {
                     }
                     cards.append(PassCard(payload: payload, name: r.name, sex: r.sex == .male ? "男" : "女", address: "\(r.address.building)栋\(r.address.unit)单元\(r.address.room)室", maskedID: IDNumber.masked(r.idNumber), passID: pass.idString, validFrom: f.string(from: Date(timeIntervalSince1970: Double(pass.issued))), validTo: f.string(from: Date(timeIntervalSince1970: Double(pass.expires))), community: community))
                 }
-                try FileManager.default.createDirectory(atPath: self.out, withIntermediateDirectories: true)
+                // Cards hold personal data: folders this command creates are 0750 whatever the umask.
+                try makePrivateDirectory(self.out)
                 var files: [(String, String)] = []
                 if sheet {
                     for (i, start) in stride(from: 0, to: cards.count, by: 10).enumerated() {
                         files.append(("sheet-\(i + 1)", try PassCard.sheet(Array(cards[start..<min(cards.count, start + 10)]))))
                     }
                 } else {
-                    for (c, r) in zip(cards, chosen) { files.append(("pass-\(r.id)", try c.svg())) }
+                    for (c, r) in zip(cards, chosen) { files.append(("pass-" + safeFileName(r.id), try c.svg())) }
                 }
                 for (name, svg) in files {
                     let svgPath = self.out + "/" + name + ".svg"
@@ -283,7 +288,7 @@ struct PassCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a pass (supersedes the person's earlier pass) and print its QR payload.")
         @OptionGroup var global: GlobalOptions
         @Argument var person: String
-        @Option(help: "Valid for N days.") var days: Int = 30
+        @Option(help: "Valid for N days (\(Admin.passDays.lowerBound)…\(Admin.passDays.upperBound)).") var days: Int = 30
         @Option(help: "Also write the payload to this file.") var out: String?
         func run() async throws {
             try await guarded {
@@ -326,7 +331,8 @@ struct PassCommand: AsyncParsableCommand {
                     f.dateFormat = "yyyy-MM-dd HH:mm"
                     out("issued \(f.string(from: Date(timeIntervalSince1970: Double(p.issued)))), expires \(f.string(from: Date(timeIntervalSince1970: Double(p.expires))))")
                 }
-                switch snap.resolve(.qr(payload), now: now) {
+                // The text as a scanner would deliver it: the kiosk's own classification.
+                switch snap.resolve(Credential.classify(payload, source: .scanner), now: now) {
                 case .success((let person, _)):
                     out("accept: valid pass of \(global.unmask ? person.name : maskName(person.name)) (\(person.kind.rawValue)); the temperature and the other rules still apply at the gate")
                 case .failure(let r):
@@ -395,4 +401,27 @@ struct Keys: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// A file-name part from a person id: ids are checked at entry (`PersonID`), but a registry
+/// written by an older version may hold anything, so nothing but the id character set reaches a
+/// path (no `/`, no `..`).
+func safeFileName(_ id: String) -> String {
+    if PersonID.isValid(id) { return id }
+    let cleaned = String(id.unicodeScalars.map { PersonID.isValid(String($0)) ? Character($0) : "_" })
+    return "_" + String(cleaned.prefix(64))
+}
+
+/// Creates a folder (and missing parents) with mode 0750 regardless of the umask; an existing
+/// folder is left as it is.
+func makePrivateDirectory(_ path: String) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+        guard isDir.boolValue else { throw Exit.io("\(path) exists and is not a folder") }
+        return
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty, parent != path { try makePrivateDirectory(parent) }
+    guard mkdir(path, 0o750) == 0 || errno == EEXIST else { throw Exit.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+    chmod(path, 0o750)
 }

@@ -33,7 +33,7 @@ struct Tail: AsyncParsableCommand {
             let cursor = LogCursor(directory: dir, from: start)
             while true {
                 let recs = try cursor.next(limit: 512)
-                for r in recs where filter.accepts(r, TailFormat.event(r)) { out(fmt.line(r)) }
+                for r in recs where filter.accepts(r, TailFormat.event(r)) { outRaw(fmt.line(r)) }
                 if recs.isEmpty {
                     if !follow { return }
                     try await Task.sleep(for: .milliseconds(100))
@@ -88,7 +88,7 @@ struct Report: AsyncParsableCommand {
                 if json {
                     let e = JSONEncoder()
                     e.outputFormatting = [.sortedKeys]
-                    out(String(decoding: try e.encode(c), as: UTF8.self))
+                    outJSON(String(decoding: try e.encode(c), as: UTF8.self))
                     return
                 }
                 let zh = global.language == .zh

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GateStore
 import GateCore
 import GateDaemon
 import Logging
@@ -58,6 +59,12 @@ extension AsyncParsableCommand {
             throw e
         } catch let e as CleanExit {
             throw e
+        } catch let e as RegistryConflict {
+            FileHandle.standardError.write(Data("postern: \(e.message)\n".utf8))
+            throw ExitCode(1)
+        } catch let e as AdminError {
+            FileHandle.standardError.write(Data("postern: \(e.message)\n".utf8))
+            throw ExitCode(1)
         } catch let e as ConfigErrors {
             FileHandle.standardError.write(Data("\(e)\n".utf8))
             throw ExitCode(1)
@@ -68,6 +75,18 @@ extension AsyncParsableCommand {
     }
 }
 
+/// A human-readable line: whatever it interpolated, control and bidi characters go out escaped
+/// (tabs and line breaks keep the layout), so no name or payload can drive the terminal.
 func out(_ s: String) {
+    outRaw(Printable.escaped(s, keepingLayout: true))
+}
+
+/// A JSON document or line: DEL, C1 and bidi characters inside strings as `\uXXXX`.
+func outJSON(_ s: String) {
+    outRaw(Printable.jsonSafe(s))
+}
+
+/// Text that is already safe (TailFormat escapes each field and adds its own colours).
+func outRaw(_ s: String) {
     FileHandle.standardOutput.write(Data((s + "\n").utf8))
 }

@@ -22,7 +22,7 @@ struct LogCommand: AsyncParsableCommand {
                 let rep = try LogVerifier(directory: dir, keys: { $0 == "kiosk" ? kioskKey : nil }).run()
                 if json {
                     let o: [String: Any] = ["ok": rep.ok, "segments": rep.segments, "records": rep.records, "first_seq": rep.firstSeq as Any, "last_seq": rep.lastSeq as Any, "checkpoints_verified": rep.checkpointsVerified, "last_checkpoint_seq": rep.lastCheckpointSeq as Any, "redacted": rep.redacted, "torn_tail_bytes": rep.tornTailBytes, "gaps": rep.gaps, "problems": rep.problems.map(\.description)]
-                    out(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
+                    outJSON(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                 } else {
                     out("\(rep.segments) segment(s), \(rep.records) record(s), seq \(rep.firstSeq ?? 0)…\(rep.lastSeq ?? 0)")
                     out("hash chain checked; \(rep.checkpointsVerified) signed checkpoint(s) verified\(rep.lastCheckpointSeq.map { ", last at seq \($0)" } ?? "")\(kioskKey == nil ? " (no kiosk.pub: checkpoints not checkable)" : "")")
@@ -73,8 +73,19 @@ struct Purge: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let cutoff = try parseDay(before) * 1_000_000_000
+            // Nothing recorded from now on is purged: that keeps the restated registry below.
+            let cutoff = min(try parseDay(before) * 1_000_000_000, Int64(Date().timeIntervalSince1970 * 1e9))
             let personal: Set<UInt16> = [GateEvent.Kind.passage.recordType, GateEvent.Kind.registryChange.recordType, GateEvent.Kind.alert.recordType]
+            // The registry in force must outlive its redacted history: restate every current
+            // entity into the log first (after the cutoff), so `mirror rebuild` recreates it.
+            do {
+                let w = try openForMaintenance(global.dataDir)
+                defer { w.close() }
+                let store = try Store.open(dataDir: global.dataDir)
+                _ = try store.drainAudit(into: w)
+                _ = try store.restateRegistry(actor: "purge")
+                _ = try store.drainAudit(into: w)
+            }
             let n: Int
             do {
                 n = try LogRedaction.redact(directory: global.dataDir + "/log") { $0.wallNs < cutoff && personal.contains($0.type) }

@@ -363,12 +363,51 @@ struct LaneAttributionTests {
         let ctx = Lane.Context(registry: c.registry, config: c.config)
         var lane = Lane(id: "gate1", direction: .in)
         let t = Community.day
-        _ = lane.handle(.credential(.qr("forged"), at: t), ctx)
+        _ = lane.handle(.credential(.qr(c.pass("r1", id: 8, signer: c.otherKey, register: false)), at: t), ctx)
         _ = lane.handle(.reading(Reading(celsius: 36.5, device: "t", at: t + 1)), ctx)  // decided: denied
         _ = lane.handle(.reading(Reading(celsius: 36.6, device: "t", at: t + 2)), ctx)  // the denied person again
         let next = lane.handle(.credential(.qr(c.pass("r1")), at: t + 3), ctx)
         #expect(next.isEmpty, "the late reading must not be attributed to the next person")
         let a = lane.handle(.reading(Reading(celsius: 38.4, device: "t", at: t + 4)), ctx)
         if case .decided(let d, _)? = a.first { #expect(d.reason == .feverRetest) } else { Issue.record("no decision") }
+    }
+}
+
+@Suite("Credentials: where an ID number may come from")
+struct CredentialClassificationTests {
+    @Test("a scanner line holding a valid ID number is a malformed pass, unless the lane opts into typed ID numbers")
+    func scannerLines() {
+        var c = Community()
+        let number = Community.zhang.idNumber
+        #expect(Credential.classify(number, source: .scanner) == .qr(number))
+        #expect(c.decide(c.facts(Credential.classify(number, source: .scanner))).reason == .malformedCredential)
+        #expect(c.decide(c.facts(Credential.classify(number.lowercased(), source: .scanner))).reason == .malformedCredential)
+        let typed = Credential.classify(number, source: .scanner, typedIDNumbers: true)
+        #expect(typed == .typedIDNumber(number) && typed.kindName == "typed_id_number")
+        #expect(c.decide(c.facts(typed)).reason == .ok)
+        #expect(c.decide(c.facts(Credential.classify(number, source: .idCardReader))).reason == .ok)
+        #expect(c.decide(c.facts(Credential.classify(c.pass("r1"), source: .scanner))).reason == .ok)
+    }
+
+    @Test("an unreadable scan is refused at once; a burst is its first record plus one counted record")
+    func junkBurst() {
+        let c = Community()
+        var cfg = c.config
+        cfg.malformedCoalesceSeconds = 10
+        let ctx = Lane.Context(registry: c.registry, config: cfg)
+        var lane = Lane(id: "gate1", direction: .in)
+        let t = Community.day
+        func decisions(_ a: [Lane.Action]) -> [(Decision, Lane.Summary)] { a.compactMap { if case .decided(let d, let s) = $0 { (d, s) } else { nil } } }
+        let first = decisions(lane.handle(.credential(.qr("garbage"), at: t), ctx))
+        #expect(first.count == 1 && first[0].0.reason == .malformedCredential && first[0].1.attempts == nil)
+        for i in 1...50 { #expect(decisions(lane.handle(.credential(.qr("garbage\(i)"), at: t + Timestamp(i / 10)), ctx)).isEmpty) }
+        #expect(decisions(lane.handle(.tick(now: t + 9), ctx)).isEmpty)
+        let flushed = decisions(lane.handle(.tick(now: t + 10), ctx))
+        #expect(flushed.count == 1 && flushed[0].1.attempts == 50)
+        #expect(decisions(lane.handle(.tick(now: t + 30), ctx)).isEmpty, "counted once")
+        // Off: every scan is its own record.
+        cfg.malformedCoalesceSeconds = 0
+        let each = Lane.Context(registry: c.registry, config: cfg)
+        for i in 0..<5 { #expect(decisions(lane.handle(.credential(.qr("x\(i)"), at: t + 100), each)).count == 1) }
     }
 }

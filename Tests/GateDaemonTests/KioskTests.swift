@@ -17,7 +17,7 @@ func idn(_ body: String) -> String { body + String(IDNumber.checkCharacter(for: 
 final class Harness: @unchecked Sendable {
     let dir: String
     let kiosk: Kiosk
-    let thermoIn, scanIn, thermoOut, scanOut: DeviceSimulator
+    let thermoIn, scanIn, thermoOut, scanOut, idIn: DeviceSimulator
     let chipIn = SimulatedGpio(), chipOut = SimulatedGpio()
     var passes: [String: String] = [:]
     let admin: Admin
@@ -61,11 +61,16 @@ final class Harness: @unchecked Sendable {
         kind = "scanner"
         protocol = "serial-line"
         path = "\(dir)/dev/qr-out"
+        [[device]]
+        id = "id-in"
+        kind = "idcard"
+        protocol = "ga467"
+        path = "\(dir)/dev/id-in"
         [[lane]]
         id = "in"
         direction = "in"
         thermometer = "thermo-in"
-        readers = ["qr-in"]
+        readers = ["qr-in", "id-in"]
         [lane.gpio]
         relay = 0
         green = 1
@@ -93,6 +98,7 @@ final class Harness: @unchecked Sendable {
             try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-in"),
             try DeviceSimulator(kind: .modbusRTU, link: dir + "/dev/thermo-out"),
             try DeviceSimulator(kind: .serialLine, link: dir + "/dev/qr-out"),
+            try DeviceSimulator(kind: .ga467, link: dir + "/dev/id-in"),
         ]
         for s in sims { s.start() }
         return sims
@@ -116,7 +122,7 @@ final class Harness: @unchecked Sendable {
 
     /// Waits until every device has been opened by the kiosk (a tty flushes input at open).
     func ready() async throws {
-        for d in ["thermo-in", "qr-in", "thermo-out", "qr-out"] {
+        for d in ["thermo-in", "qr-in", "thermo-out", "qr-out", "id-in"] {
             guard await waitEvent(timeout: 10, after: startSeq, { $0.kind == .deviceState && $0.device == d && ($0.message ?? "").hasPrefix("connected") }) != nil else {
                 throw Kiosk.StartError(message: "device \(d) never connected; log: \(dump())")
             }
@@ -146,7 +152,7 @@ final class Harness: @unchecked Sendable {
             (admin, passes, sims) = try Self.prepare(dir: dir)
             startSeq = 0
         }
-        (thermoIn, scanIn, thermoOut, scanOut) = (sims[0], sims[1], sims[2], sims[3])
+        (thermoIn, scanIn, thermoOut, scanOut, idIn) = (sims[0], sims[1], sims[2], sims[3], sims[4])
         var o = Kiosk.Options()
         o.gpio = ["in": chipIn, "out": chipOut]
         o.tickInterval = 0.05
@@ -160,7 +166,7 @@ final class Harness: @unchecked Sendable {
     func stop() async {
         await kiosk.shutdown()
         _ = try? await runner?.value
-        for s in [thermoIn, scanIn, thermoOut, scanOut] { s.stop() }
+        for s in [thermoIn, scanIn, thermoOut, scanOut, idIn] { s.stop() }
     }
 
     /// Waits for a logged event matching `match` (reading the log files like `postern tail`).
@@ -304,9 +310,10 @@ struct KioskTests {
         let now = Timestamp(Date().timeIntervalSince1970)
         let visitorID = idn("15070219850505005")
         try h.admin.store.addVisitor(Visitor(id: "v1", name: "赵六", idNumber: visitorID, phone: "13800000000", hostHousehold: "h1", reason: "family care", approver: "chen", validFrom: now - 60, validUntil: now + 3600), actor: "chen")
+        let visitorPass = try h.admin.issuePass(person: "v1", days: 1, now: now - 60).1
         try await h.ready()
         try await Task.sleep(for: .milliseconds(700))  // the registry poll picks the approval up
-        h.scanIn.scan(visitorID)
+        h.scanIn.scan(visitorPass)
         h.thermoIn.present(celsius: 36.5)
         #expect(await h.passage("in", .ok, person: "v1") != nil, "\(h.dump())")
         await h.stop()
@@ -316,11 +323,49 @@ struct KioskTests {
         let again = try Harness(continuing: h)
         try await again.ready()
         try await Task.sleep(for: .milliseconds(1200))  // past the reading hold-off
-        again.scanIn.scan(visitorID)
+        again.scanIn.scan(visitorPass)
         again.thermoIn.present(celsius: 36.5)
         let second = await again.waitEvent(after: again.startSeq) { $0.kind == .passage && $0.lane == "in" }
         #expect(second?.decision?.outcome == .deny, "\(again.dump())")
         await again.stop()
+    }
+
+    @Test("an ID number from a QR scanner is malformed on a QR+ID lane and on a QR-only lane; the ID card itself admits")
+    func idNumberAsQR() async throws {
+        let h = try Harness()
+        try await h.ready()
+        let number = idn("15070219800101001")  // r1's, valid check digit
+        h.scanIn.scan(number)
+        h.thermoIn.present(celsius: 36.5)
+        let qrIn = await h.passage("in", .malformedCredential)
+        #expect(qrIn?.credentialKind == "qr" && qrIn?.decision?.personID == nil, "\(h.dump())")
+        h.scanOut.scan(number.lowercased())
+        h.thermoOut.present(celsius: 36.5)
+        #expect(await h.passage("out", .malformedCredential) != nil, "\(h.dump())")
+        try await Task.sleep(for: .milliseconds(1200))  // past the reading hold-off
+        h.idIn.insertCard(GA467.CardText(name: "张伟", sex: "1", nation: "01", birth: "19800101", address: "x", idNumber: number, issuer: "x", validFrom: "20200101", validTo: "20400101"))
+        h.thermoIn.present(celsius: 36.5)
+        let card = await h.passage("in", .ok, person: "r1")
+        #expect(card?.credentialKind == "id_card", "\(h.dump())")
+        #expect(!h.chipOut.changes.contains { $0.line == "relay" && $0.active })
+        await h.stop()
+    }
+
+    @Test("a burst of unreadable scans is recorded as its first attempt and one counted record")
+    func junkCoalesced() async throws {
+        let h = try Harness()
+        try await h.ready()
+        for i in 0..<300 { h.scanOut.scan("junk-\(i)") }
+        #expect(await h.passage("out", .malformedCredential) != nil)
+        try await Task.sleep(for: .milliseconds(1500))  // the rest of the burst is read
+        await h.stop()  // ends the burst: the rest are one record with their count
+        let c = LogCursor(directory: h.dir + "/log", from: h.startSeq + 1)
+        var denials: [GateEvent] = []
+        while let recs = try? c.next(limit: 4096), !recs.isEmpty {
+            denials += recs.compactMap(TailFormat.event).filter { $0.kind == .passage && $0.decision?.reason == .malformedCredential }
+        }
+        #expect(denials.count == 2, "\(h.dump())")
+        #expect(denials.reduce(0) { $0 + ($1.attempts ?? 1) } == 300, "every scan is counted")
     }
 
     @Test("the same pass at two lanes within an impossible interval raises an alert")
