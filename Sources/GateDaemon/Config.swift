@@ -62,6 +62,14 @@ public struct KioskConfig: Sendable, Equatable {
     /// this many days, and already mirrored, are deleted.
     public var retentionDays = 0
     public var retentionMaxMB = 0
+    /// The file as read (every key with its line): what a reload compares key by key. Not part
+    /// of equality: two configs are equal when their effective values are.
+    public var document: Source = Source()
+
+    public struct Source: Sendable, Equatable {
+        public var table = TOMLTable()
+        public static func == (_: Source, _: Source) -> Bool { true }
+    }
 
     public init() {}
 
@@ -100,6 +108,7 @@ extension KioskConfig {
         }
         let r = TableReader(root, path: "", file: file)
         var c = KioskConfig()
+        c.document = Source(table: root)
         r.string("data_dir") { c.dataDir = $0 }
         r.string("gate") { c.gate = $0 }
         r.enumeration("language", Language.self) { c.language = $0 }

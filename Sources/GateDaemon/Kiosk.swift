@@ -20,10 +20,16 @@ public final class Kiosk: @unchecked Sendable {
         public var notifier = SystemdNotifier()
         public var tickInterval = 0.2
         public var logClock: any LogClock = SystemClock()
+        /// The controller's clock (tests drive time by hand).
+        public var clock: any GateClock = SystemGateClock()
+        /// How often the checkpoint and retention services look at the config in force.
+        public var servicePollSeconds = 60.0
         public init() {}
     }
 
-    public let config: KioskConfig
+    /// The config in force (reloads go through it); `config` reads it.
+    public let settings: ConfigInForce
+    public var config: KioskConfig { settings.current }
     public let configPath: String?
     public let writer: LogWriter
     public let journal: Journal
@@ -50,7 +56,7 @@ public final class Kiosk: @unchecked Sendable {
     }
 
     init(config: KioskConfig, configPath: String?, options: Options, logger: Logger) throws {
-        self.config = config
+        self.settings = ConfigInForce(config)
         self.configPath = configPath
         self.options = options
         self.logger = logger
@@ -69,13 +75,10 @@ public final class Kiosk: @unchecked Sendable {
             _ = try store.drainAudit(into: writer)
             mirror = try Mirror(store: store, logDir: config.dataDir + "/log")
             try mirror.catchUp(upTo: writer.durableSeq)
-            var snapshot = try store.snapshot(extraKeys: config.keys)
-            let h = try store.history(since: Timestamp(Date().timeIntervalSince1970) - Timestamp(config.rules.quotaDays) * 86_400)
-            snapshot.householdExits = h.exits
-            snapshot.presence = h.presence
-            for (id, n) in h.visitorEntries where snapshot.visitors[id] != nil {
-                snapshot.visitors[id]!.entriesUsed = max(snapshot.visitors[id]!.entriesUsed, n)
-            }
+            let snapshot = try store.snapshot(extraKeys: config.keys)
+            // The passage history, replayed from the logged passages (the mirror is at the
+            // log's durable end now) by the same code that records each new decision.
+            let history = PassageHistory.rebuild(try store.historyPassages(since: Timestamp(Date().timeIntervalSince1970) - 31 * 86_400))
 
             var ios: [String: GateIO] = [:]
             for lane in config.lanes {
@@ -89,7 +92,7 @@ public final class Kiosk: @unchecked Sendable {
                 }
                 let laneID = lane.id
                 let io = try GateIO(backend: backend, outputs: lane.outputs, inputs: lane.inputs, debounceMs: config.debounceMs) { e in
-                    if case .input(let l, let a, let t) = e { cont.yield(.device(.input(line: "\(laneID)/\(l)", active: a, at: t))) } else { cont.yield(.device(e)) }
+                    if case .input(let role, let a, let t) = e { cont.yield(.gpio(lane: laneID, role: role, active: a, at: t)) } else { cont.yield(.device(e)) }
                 }
                 opened.append(io)
                 ios[lane.id] = io
@@ -113,10 +116,9 @@ public final class Kiosk: @unchecked Sendable {
             }
             devices = devs
             // The registry poller gets its own connection: one connection per thread of work, so
-            // no two transactions ever interleave. Visitor entries are counted from the log (the
-            // controller's own record, recounted from the mirror above at every start).
+            // no two transactions ever interleave.
             registryStore = try Store.open(dataDir: config.dataDir)
-            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger)
+            controller = Controller(settings: settings, registry: snapshot, history: history, journal: journal, io: ios, logger: logger, clock: options.clock)
             var start = GateEvent(kind: .system, at: wallSeconds())
             let r = writer.recovery
             start.message = "started: log seq \(r.firstSeq)…\(r.lastSeq), \(r.truncatedBytes) torn bytes cut, \(r.gaps.count) damaged ranges set aside"
