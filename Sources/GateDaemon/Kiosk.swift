@@ -78,7 +78,7 @@ public final class Kiosk: @unchecked Sendable {
             let snapshot = try store.snapshot(extraKeys: config.keys)
             // The passage history, replayed from the logged passages (the mirror is at the
             // log's durable end now) by the same code that records each new decision.
-            let history = PassageHistory.rebuild(try store.historyPassages(since: Timestamp(Date().timeIntervalSince1970) - 31 * 86_400))
+            let history = try Self.history(from: store, now: options.clock.wall())
 
             var ios: [String: GateIO] = [:]
             for lane in config.lanes {
@@ -135,6 +135,12 @@ public final class Kiosk: @unchecked Sendable {
             writer.close()
             throw error
         }
+    }
+
+    /// The passage history at start: the logged passages replayed through `PassageHistory.record`
+    /// (the mirror must be at the log's durable end). 31 days covers the longest quota window.
+    static func history(from store: Store, now: Double) throws -> PassageHistory {
+        PassageHistory.rebuild(try store.historyPassages(since: Timestamp(now) - 31 * 86_400))
     }
 
     static func driver(for d: KioskConfig.Device, rules: RulesConfig) throws -> any SerialDriver {

@@ -94,8 +94,12 @@ struct RegistryService: Service {
     func run() async throws {
         var version = (try? kiosk.registryStore.db.dataVersion()) ?? 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            // Read each time: a reload of `registry_poll_ms` applies from the next poll.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(kiosk.config.registryPollMs)) }
+            // Waits in short steps against the interval in force, so a reload of
+            // `registry_poll_ms` applies at once, even from a long wait.
+            let start = monoSeconds()
+            while !Task.isShuttingDownGracefully && !Task.isCancelled && (monoSeconds() - start) * 1000 < Double(kiosk.config.registryPollMs) {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(min(kiosk.config.registryPollMs, 100))) }
+            }
             guard let v = try? kiosk.registryStore.db.dataVersion(), v != version else { continue }
             version = v
             do {

@@ -136,7 +136,7 @@ final class Harness: @unchecked Sendable {
     }
 
     /// A fresh kiosk, or (`continuing`) a restart of a stopped one on the same data directory.
-    init(continuing old: Harness? = nil) throws {
+    init(continuing old: Harness? = nil, configure: (String) -> String = { $0 }) throws {
         let sims: [DeviceSimulator]
         if let old {
             dir = old.dir
@@ -158,7 +158,8 @@ final class Harness: @unchecked Sendable {
         o.tickInterval = 0.05
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        kiosk = try Kiosk.start(config: try KioskConfig.parse(Self.configText(dir: dir)), options: o, logger: logger)
+        o.servicePollSeconds = 0.1
+        kiosk = try Kiosk.start(config: try KioskConfig.parse(configure(Self.configText(dir: dir))), options: o, logger: logger)
         let k = kiosk
         runner = Task { try await k.run(handleSignals: false) }
     }
