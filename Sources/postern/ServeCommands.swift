@@ -29,7 +29,7 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct ConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "config", abstract: "Config files.", subcommands: [Check.self])
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Config files.", subcommands: [Check.self, Parse.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a config file and print the effective config.")
