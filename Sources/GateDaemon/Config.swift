@@ -63,6 +63,16 @@ public struct KioskConfig: Sendable, Equatable {
     public init() {}
 
     public func device(_ id: String) -> Device? { devices.first { $0.id == id } }
+
+    /// What `serve` (and `config check`) needs beyond a valid file: a lane to serve. A file with no
+    /// `[[lane]]` (empty, or everything commented out) is refused rather than run as a kiosk that
+    /// opens nothing.
+    public func checkServable(file: String) throws {
+        guard lanes.isEmpty else { return }
+        throw ConfigErrors(errors: [
+            ConfigError(file: file, line: 0, key: "lane", message: "no [[lane]] is defined, so there is no gate to serve (see examples/postern.toml)")
+        ])
+    }
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {

@@ -16,6 +16,7 @@ struct Serve: AsyncParsableCommand {
         try await guarded {
             Postern.bootstrapLogging()
             var (c, hash) = try KioskConfig.load(path: config)
+            try c.checkServable(file: config)
             if let d = dataDir { c.dataDir = d }
             let logger = Logger(label: "postern")
             let kiosk: Kiosk
@@ -37,6 +38,7 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             try await guarded {
                 let (c, hash) = try KioskConfig.load(path: file)
+                try c.checkServable(file: file)
                 out(c.effectiveDescription)
                 out("# ok: \(file) sha256 \(hash)")
             }
