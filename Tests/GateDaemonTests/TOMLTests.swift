@@ -128,6 +128,15 @@ struct TOMLTests {
         #expect(e.first?.message.contains("not UTF-8") == true)
     }
 
+    @Test("the effective config printed by config check reads back the same when strings hold control characters")
+    func effectiveConfigEscapes() throws {
+        var c = try KioskConfig.parse(#"gate = "a\u0001b\n\"c\\\t\u007F""# + "\ndata_dir = '''\n/var/x\ny'''\n")
+        #expect(c.gate == "a\u{1}b\n\"c\\\t\u{7F}")
+        #expect(c.dataDir == "/var/x\ny")
+        c.alertCommand = ["/bin/alert", "#gate\r"]
+        #expect(try KioskConfig.parse(c.effectiveDescription) == c)
+    }
+
     // MARK: Hostile input (issue 11 item 15)
 
     @Test("64 nested arrays parse; 65, or 100,000 nested arrays, inline tables, dotted keys or headers are an error on their line")

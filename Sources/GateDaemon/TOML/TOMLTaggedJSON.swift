@@ -72,6 +72,14 @@ enum TaggedJSON {
         out += "}"
     }
 
+    /// `s` quoted: valid both as a JSON string and as a TOML basic string (the escapes used,
+    /// \" \\ \n \r \t \uXXXX, mean the same in both).
+    static func quoted(_ s: String) -> String {
+        var out = ""
+        string(s, into: &out)
+        return out
+    }
+
     /// A JSON string: quotes, backslashes and control characters escaped, everything else as is.
     static func string(_ s: String, into out: inout String) {
         out += "\""
