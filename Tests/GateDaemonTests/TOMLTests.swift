@@ -203,7 +203,7 @@ struct TOMLTests {
 
     // MARK: Conformance
 
-    @Test("differential: 10,000 random documents (and the hand-picked ones) read the same as Python's tomllib")
+    @Test("differential: 10,000 random documents and 83 hand-picked ones read the same as Python's tomllib")
     func differentialAgainstTomllib() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")

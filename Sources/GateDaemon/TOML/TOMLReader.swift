@@ -534,7 +534,8 @@ struct TOMLReader {
         i += 4
         guard at(i) == .minus, let month = twoDigits(i + 1), at(i + 3) == .minus, let day = twoDigits(i + 4) else { return nil }
         i += 6
-        guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year) else {
+        // Year 0000 is refused, as toml-test and tomllib do (RFC 3339 allows it; no calendar here needs it).
+        guard year >= 1, (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year) else {
             throw fail("`\(text(start..<i))` is not a date")
         }
         let date = TOMLDate(year: year, month: month, day: day)

@@ -146,6 +146,7 @@ struct TOMLTree {
                     t = sub
                 case .implicit:
                     sub.origin = .dotted(section: section)
+                    sub.line = node.line
                     t = sub
                 case .dotted:
                     throw TOMLError(line: node.line, message: "`\(name(path[...i]))` was defined by dotted keys in another table (line \(sub.line)); it cannot be extended here")
