@@ -35,7 +35,8 @@ extension ConfigCommand {
             let input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
             var i = 0
             while i < input.count {
-                guard let nl = input[i...].firstIndex(of: 0x0A), let n = Int(String(decoding: input[i..<nl], as: UTF8.self)), n >= 0, nl + 1 + n <= input.count else {
+                guard let nl = input[i...].firstIndex(of: 0x0A), let n = Int(String(decoding: input[i..<nl], as: UTF8.self)), n >= 0, nl + 1 + n <= input.count
+                else {
                     FileHandle.standardError.write(Data("postern: malformed batch input at byte \(i)\n".utf8))
                     return
                 }

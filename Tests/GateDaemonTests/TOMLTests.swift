@@ -1,6 +1,7 @@
 import Foundation
 import GateTestSupport
 import Testing
+
 @testable import GateDaemon
 
 /// The TOML 1.0 reader: the documents the old subset reader lost, hostile input, and conformance
@@ -105,7 +106,12 @@ struct TOMLTests {
         #expect(t["s"]?.value == .string("one two"))
         #expect(t["m"]?.value == .string("a \"b\" \\n"))
         #expect(t["e"]?.value == .string("\u{8}\u{C}é😀"))
-        #expect(t["n"]?.value == .array([.integer(15), .integer(5), .integer(255), .integer(1000), .float(-0.0005), .float(.infinity), .float(-.infinity)].map { TOMLNode(value: $0, line: 8) }))
+        #expect(
+            t["n"]?.value
+                == .array(
+                    [.integer(15), .integer(5), .integer(255), .integer(1000), .float(-0.0005), .float(.infinity), .float(-.infinity)].map {
+                        TOMLNode(value: $0, line: 8)
+                    }))
         let date = TOMLDate(year: 1979, month: 5, day: 27)
         #expect(t["odt"]?.value == .offsetDateTime(date, TOMLTime(hour: 7, minute: 32, second: 0, nanosecond: 500_000_000), offsetMinutes: -420))
         #expect(t["ldt"]?.value == .localDateTime(date, TOMLTime(hour: 7, minute: 32, second: 0)))
@@ -226,7 +232,8 @@ struct TOMLTests {
         try "a = 1\r\nb = { c = 'x#' }\r\nd = 1979-05-27\r\n".write(toFile: good, atomically: true, encoding: .utf8)
         let r = try Binary.run(["config", "parse", good])
         #expect(r.status == 0)
-        #expect(r.stdout == #"{"a":{"type":"integer","value":"1"},"b":{"c":{"type":"string","value":"x#"}},"d":{"type":"date-local","value":"1979-05-27"}}"# + "\n")
+        #expect(
+            r.stdout == #"{"a":{"type":"integer","value":"1"},"b":{"c":{"type":"string","value":"x#"}},"d":{"type":"date-local","value":"1979-05-27"}}"# + "\n")
         let bad = tempPath("parse-bad.toml")
         try "a = 1\n\nb = 01\n".write(toFile: bad, atomically: true, encoding: .utf8)
         let e = try Binary.run(["config", "parse", bad])

@@ -38,7 +38,9 @@ struct TOMLReader {
 
     mutating func document() throws(TOMLError) -> TOMLTable {
         if let bad = Self.firstInvalidUTF8(b) {
-            throw TOMLError(line: 1 + b[..<bad].count { $0 == .lf }, message: "the file is not UTF-8 text (byte 0x\(String(b[bad], radix: 16)) cannot start or continue a character here)")
+            throw TOMLError(
+                line: 1 + b[..<bad].count { $0 == .lf },
+                message: "the file is not UTF-8 text (byte 0x\(String(b[bad], radix: 16)) cannot start or continue a character here)")
         }
         if b.starts(with: [0xEF, 0xBB, 0xBF]) {
             throw TOMLError(line: 1, message: "the file starts with a byte order mark; save it as UTF-8 without BOM")
@@ -121,7 +123,9 @@ struct TOMLReader {
         skipBlank()
         let path = try key()
         if isArray {
-            guard at(i) == .rbracket && at(i + 1) == .rbracket else { throw fail("expected `]]` to close the header [[\(TOMLTree.name(path))]], found \(found())") }
+            guard at(i) == .rbracket && at(i + 1) == .rbracket else {
+                throw fail("expected `]]` to close the header [[\(TOMLTree.name(path))]], found \(found())")
+            }
             i += 2
             try tree.appendTable(path, line: start)
         } else {
@@ -421,7 +425,9 @@ struct TOMLReader {
             v = v << 4 | UInt32(d)
         }
         guard let scalar = Unicode.Scalar(v) else {
-            throw fail("\\\(digits == 4 ? "u" : "U")\(String(v, radix: 16, uppercase: true)) is not a Unicode scalar value (surrogates and values above 10FFFF are not)")
+            throw fail(
+                "\\\(digits == 4 ? "u" : "U")\(String(v, radix: 16, uppercase: true)) is not a Unicode scalar value (surrogates and values above 10FFFF are not)"
+            )
         }
         i += digits
         UTF8.encode(scalar) { scratch.append($0) }
@@ -660,15 +666,24 @@ struct TOMLReader {
                 continue
             }
             let need: Int
-            var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+            var lo: UInt8 = 0x80
+            var hi: UInt8 = 0xBF
             switch c {
             case 0xC2...0xDF: need = 1
-            case 0xE0: need = 2; lo = 0xA0
+            case 0xE0:
+                need = 2
+                lo = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: need = 2
-            case 0xED: need = 2; hi = 0x9F
-            case 0xF0: need = 3; lo = 0x90
+            case 0xED:
+                need = 2
+                hi = 0x9F
+            case 0xF0:
+                need = 3
+                lo = 0x90
             case 0xF1...0xF3: need = 3
-            case 0xF4: need = 3; hi = 0x8F
+            case 0xF4:
+                need = 3
+                hi = 0x8F
             default: return i
             }
             for k in 1...need {

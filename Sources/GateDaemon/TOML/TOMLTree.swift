@@ -149,9 +149,13 @@ struct TOMLTree {
                     sub.line = node.line
                     t = sub
                 case .dotted:
-                    throw TOMLError(line: node.line, message: "`\(name(path[...i]))` was defined by dotted keys in another table (line \(sub.line)); it cannot be extended here")
+                    throw TOMLError(
+                        line: node.line,
+                        message: "`\(name(path[...i]))` was defined by dotted keys in another table (line \(sub.line)); it cannot be extended here")
                 case .header, .root:
-                    throw TOMLError(line: node.line, message: "`\(name(path[...i]))` is a table defined by a header on line \(sub.line); dotted keys cannot add to it from here")
+                    throw TOMLError(
+                        line: node.line,
+                        message: "`\(name(path[...i]))` is a table defined by a header on line \(sub.line); dotted keys cannot add to it from here")
                 }
             case .tableArray(let a):
                 throw TOMLError(line: node.line, message: "`\(name(path[...i]))` is an array of tables (line \(a.line)); dotted keys cannot add to it")
@@ -161,11 +165,12 @@ struct TOMLTree {
         }
         let key = path[path.count - 1]
         if let existing = t[key] {
-            let first = switch existing {
-            case .value(let n): n.line
-            case .table(let s): s.line
-            case .tableArray(let a): a.line
-            }
+            let first =
+                switch existing {
+                case .value(let n): n.line
+                case .table(let s): s.line
+                case .tableArray(let a): a.line
+                }
             throw TOMLError(line: node.line, message: "duplicate key `\(name(path))` (first set on line \(first))")
         }
         t.add(key, .value(node))
@@ -185,7 +190,8 @@ struct TOMLTree {
             case .tableArray(let a):
                 t = a.elements[a.elements.count - 1]
             case .value(let n):
-                throw TOMLError(line: line, message: "`\(Self.name(path.prefix(i + 1)))` is already \(Self.what(n)) (line \(n.line)), so it cannot hold a table")
+                throw TOMLError(
+                    line: line, message: "`\(Self.name(path.prefix(i + 1)))` is already \(Self.what(n)) (line \(n.line)), so it cannot hold a table")
             }
         }
         return t
@@ -200,7 +206,8 @@ struct TOMLTree {
     /// How an error names a key path: dotted, with keys that are not bare quoted.
     static func name<S: Sequence<String>>(_ path: S) -> String {
         path.map { k in
-            !k.isEmpty && k.utf8.allSatisfy { TOMLReader.isBareKeyByte($0) } ? k : "\"" + k.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\\"") + "\""
+            !k.isEmpty && k.utf8.allSatisfy { TOMLReader.isBareKeyByte($0) }
+                ? k : "\"" + k.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\\"") + "\""
         }.joined(separator: ".")
     }
 

@@ -2,7 +2,10 @@
 /// say `file:line: key: message`. Produced by `TOML.parse` (TOMLReader.swift); this file only
 /// holds the value types.
 public indirect enum TOMLValue: Sendable, Equatable {
-    case string(String), integer(Int64), float(Double), bool(Bool)
+    case string(String)
+    case integer(Int64)
+    case float(Double)
+    case bool(Bool)
     /// `1979-05-27T07:32:00-07:00`: a date and time with an offset from UTC, in minutes.
     case offsetDateTime(TOMLDate, TOMLTime, offsetMinutes: Int)
     /// `1979-05-27T07:32:00`: no offset, so not an instant.
