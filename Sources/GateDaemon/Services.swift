@@ -128,7 +128,7 @@ struct ReloadService: Service {
             kiosk.options.notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(monoSeconds() * 1_000_000))")
             do {
                 let (c, hash) = try KioskConfig.load(path: path)
-                if c.lanes.isEmpty { throw ConfigErrors(errors: [ConfigError(file: path, line: 1, key: "lane", message: "no [[lane]] defined: a kiosk without lanes admits nobody")]) }
+                try c.checkServable(file: path)
                 kiosk.feed.yield(.config(c, hash: hash))
             } catch {
                 kiosk.logger.error("config reload rejected, keeping the running config:\n\(error)")

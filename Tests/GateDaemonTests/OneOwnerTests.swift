@@ -243,8 +243,8 @@ struct OneOwnerTests {
         var p = current
         p.keyID = "cfg"
         let pass = try PassCodec.encode(p, signingKey: cfgKey)
-        let keyTable = "[[key]]\nid = \"cfg\"\npublic_key = \"\(Base64URL.encode(Array(cfgKey.publicKey.rawRepresentation)))\"\n[rules]\n"
-        let withKey = try config(dir, "\n" + keyTable)
+        let keyTable = "\n[[key]]\nid = \"cfg\"\npublic_key = \"\(Base64URL.encode(Array(cfgKey.publicKey.rawRepresentation)))\"\n"
+        let withKey = try KioskConfig.parse(Harness.configText(dir: dir) + keyTable)
         let clock = ManualClock(Double(now))
         let rig = try ControllerRig(dir: dir, config: withKey, clock: clock)
         #expect(try await rig.passage(pass).map(\.reason) == [.ok])
