@@ -156,14 +156,15 @@ struct RetentionService: Service {
     }
 }
 
-/// Signs (sequence, chain hash) with the kiosk key at start and every `checkpoint_hours`.
+/// Signs (sequence, chain hash, gap records since the last checkpoint) with the kiosk key at start
+/// and every `checkpoint_hours`.
 struct CheckpointService: Service {
     let kiosk: Kiosk
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let key = kiosk.kioskKey
-                try await kiosk.writer.appendChained { seq, chain in try Checkpoint.entry(seq: seq, chain: chain, keyID: "kiosk", key: key) }
+                try await kiosk.writer.appendCheckpoint(keyID: "kiosk", key: key)
             } catch {
                 kiosk.logger.error("checkpoint failed: \(error)")
             }
