@@ -100,7 +100,7 @@ public struct LogVerifier {
                         gaps.add(seq: r.seq, chain: r.chain)
                     }
                     if r.type == Checkpoint.type {
-                        if verifyCheckpoint(r, prevChain: prevChain, gaps: gapsKnown ? gaps : nil, seg: seg.name, rep: &rep, problems: &problems) { sawV2Checkpoint = true }
+                        if verifyCheckpoint(r, prevChain: prevChain ?? (r.seq == 1 ? [UInt8](repeating: 0, count: 32) : nil), gaps: gapsKnown ? gaps : nil, seg: seg.name, rep: &rep, problems: &problems) { sawV2Checkpoint = true }
                         gaps = Checkpoint.Gaps()
                         gapsKnown = true
                     }

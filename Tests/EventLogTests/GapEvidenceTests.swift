@@ -61,4 +61,32 @@ struct GapEvidenceTests {
         let missing = try LogVerifier(directory: dir).run()
         #expect(missing.problems.contains { $0.seq == 10 && $0.message.contains("evidence") }, "\(missing.problems)")
     }
+
+    @Test("a gap record in the old format (no commitment) verifies with a warning, but not after a version 2 checkpoint")
+    func oldFormat() async throws {
+        let dir = tempDir()
+        try writeLog(dir, count: 20)
+        var b = try segmentBytes(dir)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir + "/00000000000000000001.seg.damaged"))
+        forgeGap(&b, from: 5, to: 8, payload: Array("{\"lost_from\":5,\"lost_to\":8,\"kept_at\":\"00000000000000000001.seg.damaged\"}".utf8))
+        try storeSegment(dir, b)
+        let rep = try LogVerifier(directory: dir).run()
+        #expect(rep.ok, "\(rep.problems)")
+        #expect(rep.warnings.contains { $0.contains("unverifiable gap (old format)") })
+
+        // The same forgery in a log this version wrote (a v2 checkpoint before it) is a problem.
+        let key = Curve25519.Signing.PrivateKey()
+        let dir2 = tempDir()
+        let w = try LogWriter.open(directory: dir2)
+        for s in UInt64(1)...3 { try w.appendBlocking([LogEntry(type: 1, payload: payload(s))]) }
+        try await checkpoint(w, key)
+        for s in UInt64(5)...20 { try w.appendBlocking([LogEntry(type: 1, payload: payload(s))]) }
+        w.close()
+        var b2 = try segmentBytes(dir2)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir2 + "/00000000000000000001.seg.damaged"))
+        forgeGap(&b2, from: 5, to: 8, payload: Array("{\"lost_from\":5,\"lost_to\":8,\"kept_at\":\"00000000000000000001.seg.damaged\"}".utf8))
+        try storeSegment(dir2, b2)
+        let rep2 = try LogVerifier(directory: dir2, keys: { $0 == "k" ? key.publicKey : nil }).run()
+        #expect(rep2.problems.contains { $0.seq == 8 && $0.message.contains("evidence commitment") }, "\(rep2.problems)")
+    }
 }
