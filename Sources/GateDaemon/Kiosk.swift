@@ -72,6 +72,12 @@ public final class Kiosk: @unchecked Sendable {
         do {
             kioskKey = try KioskKey.loadOrCreate(dataDir: config.dataDir)
             store = try Store.open(dataDir: config.dataDir)
+            // Before anything is appended: a log that ends below what the mirror has seen must
+            // not hand out those numbers again.
+            let behind = try store.reconcile(writer)
+            for g in writer.recovery.gaps + (behind.map { [$0] } ?? []) {
+                try store.markLost(from: g.lostFrom, to: g.lostTo)
+            }
             _ = try store.drainAudit(into: writer)
             mirror = try Mirror(store: store, logDir: config.dataDir + "/log")
             try mirror.catchUp(upTo: writer.durableSeq)
@@ -126,9 +132,16 @@ public final class Kiosk: @unchecked Sendable {
             for g in r.gaps {
                 var e = GateEvent(kind: .alert, at: wallSeconds())
                 e.alert = "log_damage"
-                e.message = "records \(g.lostFrom)…\(g.lostTo) damaged (\(g.reason)); bytes kept in \(g.keptAt)"
+                e.message = "records \(g.lostFrom)…\(g.lostTo) lost (\(g.reason))" + (g.keptAt.isEmpty ? "" : "; bytes kept in \(g.keptAt)")
                 _ = try journal.appendBlocking(e)
                 logger.critical("event log damage set aside: \(e.message!)")
+            }
+            if let g = behind {
+                var e = GateEvent(kind: .alert, at: wallSeconds())
+                e.alert = "log_truncated"
+                e.message = "records \(g.lostFrom)…\(g.lostTo) are missing from the log (\(g.reason)); numbering continues after \(g.lostTo + 1)"
+                _ = try journal.appendBlocking(e)
+                logger.critical("event log shorter than the mirror: \(e.message!)")
             }
         } catch {
             for io in opened { io.shutdown() }

@@ -169,8 +169,9 @@ struct RetentionService: Service {
     }
 }
 
-/// Signs (sequence, chain hash) with the kiosk key at start and every `checkpoint_hours` after
-/// the last one — the interval in force is read at each poll, so a reload applies at once.
+/// Signs (sequence, chain hash, gap records since the last checkpoint) with the kiosk key at start
+/// and every `checkpoint_hours` after the last one — the interval in force is read at each poll,
+/// so a reload applies at once.
 struct CheckpointService: Service {
     let kiosk: Kiosk
     func run() async throws {
@@ -180,7 +181,7 @@ struct CheckpointService: Service {
                 last = monoSeconds()
                 do {
                     let key = kiosk.kioskKey
-                    try await kiosk.writer.appendChained { seq, chain in try Checkpoint.entry(seq: seq, chain: chain, keyID: "kiosk", key: key) }
+                    try await kiosk.writer.appendCheckpoint(keyID: "kiosk", key: key)
                 } catch {
                     kiosk.logger.error("checkpoint failed: \(error)")
                 }

@@ -355,6 +355,7 @@ public final class Store: @unchecked Sendable {
     /// between the two appends them again on the next drain (at-least-once; each carries its
     /// outbox id as `key` context so duplicates are recognisable).
     public func drainAudit(into log: LogWriter) throws -> Int {
+        try reconcile(log)
         let pending = try pendingAudit()
         guard let last = pending.last?.id else { return 0 }
         try log.appendBlocking(pending.map { LogEntry(type: GateEvent.Kind.registryChange.recordType, payload: Array(try! encoder.encode($0.event))) })
