@@ -367,6 +367,14 @@ struct KioskTests {
         }
         #expect(denials.count == 2, "\(h.dump())")
         #expect(denials.reduce(0) { $0 + ($1.attempts ?? 1) } == 300, "every scan is counted")
+        // The reports count attempts, not records.
+        let s = try Store.open(dataDir: h.dir)
+        try Mirror(store: s, logDir: h.dir + "/log").catchUp()
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        let day = f.string(from: Date())
+        #expect(try s.sevenCounts(day: day, now: Timestamp(Date().timeIntervalSince1970)).denialsByReason["malformed_credential"] == 300)
+        #expect(try s.ledger(day: day, lane: "out", unmask: false).map(\.attempts).reduce(0, +) == 300)
     }
 
     @Test("the same pass at two lanes within an impossible interval raises an alert")
