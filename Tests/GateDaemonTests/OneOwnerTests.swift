@@ -231,6 +231,51 @@ struct OneOwnerTests {
         #expect(outcome.summary.contains(key))
     }
 
+    @Test("every key of the example config, changed alone, is either in force after the reload or named as waiting for a restart")
+    func reloadEveryKey() throws {
+        let example = try String(contentsOfFile: packageRoot + "/examples/postern.toml", encoding: .utf8)
+        let old = try KioskConfig.parse(example)
+        var lines = example.components(separatedBy: "\n")
+        var tried = 0, applied = 0, restart = 0
+        for (i, line) in lines.enumerated() {
+            let code = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            guard !code.trimmingCharacters(in: .whitespaces).hasPrefix("["), let eq = code.firstIndex(of: "=") else { continue }
+            let value = code[code.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let keyPart = code[..<eq].trimmingCharacters(in: .whitespaces)
+            var candidates: [String] = []
+            if let n = Int(value) { candidates = [String(n + 1), String(n - 1), String(n * 2)] }
+            else if let d = Double(value) { candidates = [String(d + 0.1), String(d - 0.1)] }
+            else if value == "true" || value == "false" { candidates = [value == "true" ? "false" : "true"] }
+            else if value.hasPrefix("\"") { candidates = [value.dropLast() + "x\"", "\"en\"", "\"hard\"", "\"off\"", "\"soft\"", "\"none\"", "\"even\"", "\"fahrenheit\""] }
+            else if value.hasPrefix("[") { candidates = ["[]", value.replacingOccurrences(of: "]", with: ", \"extra\"]")] }
+            else if value.hasPrefix("{") { candidates = [value.replacingOccurrences(of: "true", with: "false"), value.replacingOccurrences(of: "= 1", with: "= 31")] }
+            for c in candidates {
+                var edited = lines
+                edited[i] = "\(keyPart) = \(c)"
+                guard let new = try? KioskConfig.parse(edited.joined(separator: "\n")), new != old else { continue }
+                let holder = ConfigInForce(old)
+                let outcome = holder.apply(new)
+                let listed = outcome.applied + outcome.waitingForRestart
+                #expect(listed.count == 1 && listed[0].hasSuffix(keyPart) || listed.contains { $0.hasSuffix(keyPart) || $0.contains(keyPart + ".") }, "line \(i + 1) \(keyPart): \(outcome.summary)")
+                if outcome.waitingForRestart.isEmpty {
+                    #expect(holder.current == new, "line \(i + 1) \(keyPart) applied but not in force")
+                    applied += 1
+                } else {
+                    var expected = new
+                    (expected.dataDir, expected.gpioChip, expected.debounceMs, expected.devices) = (old.dataDir, old.gpioChip, old.debounceMs, old.devices)
+                    expected.lanes = old.lanes.map { l in var l = l; if let n = new.lanes.first(where: { $0.id == l.id }) { (l.doorHeldOpenSeconds, l.typedIDNumbers) = (n.doorHeldOpenSeconds, n.typedIDNumbers) }; return l }
+                    #expect(holder.current == expected, "line \(i + 1) \(keyPart): restart-only values must stay as started")
+                    restart += 1
+                }
+                tried += 1
+                break
+            }
+        }
+        lines = []
+        #expect(tried >= 40, "keys exercised: \(tried)")
+        print("reload: \(tried) keys of the example changed one at a time: \(applied) applied, \(restart) wait for a restart")
+    }
+
     @Test("reload, observed: fever threshold, removing a [[key]] denies its passes at once, typed ID numbers, held-open time")
     func reloadObserved() async throws {
         let dir = tempPath("reload")
