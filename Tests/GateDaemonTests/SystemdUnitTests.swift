@@ -36,7 +36,7 @@ struct SystemdUnitTests {
         #expect(!out.contains("Unknown key"), "\(out)")
     }
 
-    @Test("systemd-analyze security rates the sandbox SAFE (exposure ≤ 0.6)", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
+    @Test("systemd-analyze security rates the sandbox SAFE (exposure ≤ 0.9)", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
     func security() throws {
         let (_, out) = try run(["security", "--offline=true", try unitWithBuiltBinary()])
         guard let line = out.split(separator: "\n").last(where: { $0.contains("Overall exposure level") }),
@@ -45,6 +45,6 @@ struct SystemdUnitTests {
             Issue.record("no exposure score in: \(out.suffix(300))")
             return
         }
-        #expect(score <= 0.6, "\(line)")
+        #expect(score <= 0.9, "\(line)")
     }
 }
