@@ -134,7 +134,9 @@ put_doc() {                                                 # NAME: changelog.gz
 }
 
 stage_postern() {
-  put_binary "$(release_binary postern)" /usr/bin/postern
+  local bin
+  bin=$(release_binary postern)   # an assignment, so a failed build stops the script (set -e)
+  put_binary "$bin" /usr/bin/postern
   put 0644 systemd/postern.service "$UNITDIR/postern.service"
   put 0644 systemd/postern.sysusers.conf "$SYSUSERSDIR/postern.conf"
   put 0644 systemd/postern.tmpfiles.conf "$TMPFILESDIR/postern.conf"
@@ -146,6 +148,8 @@ stage_postern() {
   put_doc postern
 }
 
+WORK=""
+trap 'rm -rf "$WORK"' EXIT
 build_deb() {  # NAME
   local name=$1
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/postern-pkg.XXXXXX")
