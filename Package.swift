@@ -44,8 +44,11 @@ let package = Package(
         ),
         .target(
             name: "GateStore",
-            dependencies: ["GateCore", "EventLog", "CSQLite"]
+            dependencies: ["GateCore", "EventLog", "CSQLite", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Photos: decoded with limits and re-encoded by libjpeg/libpng through a small C shim.
+        .target(name: "CImageShim", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "Photos", dependencies: ["CImageShim", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PassCards", dependencies: ["CQRencode", "GateCore"]),
         .target(
             name: "GateDaemon",
@@ -59,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "postern",
             dependencies: [
-                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards",
+                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards", "Photos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -74,12 +77,13 @@ let package = Package(
 
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),
         .testTarget(name: "GateCoreTests", dependencies: ["GateCore"]),
+        .testTarget(name: "PosternWebTests", dependencies: ["Photos"]),
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "DeviceProtocols", "GateTestSupport"]),
         .testTarget(name: "GateStoreTests", dependencies: ["GateStore", "GateCore", "EventLog"]),
         .testTarget(
             name: "GateDaemonTests",
-            dependencies: ["GateDaemon", "GateCore", "EventLog", "GateStore", "GateTestSupport"]
+            dependencies: ["GateDaemon", "GateCore", "EventLog", "GateStore", "GateTestSupport", "Photos"]
         ),
     ]
 )
