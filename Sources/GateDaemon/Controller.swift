@@ -4,6 +4,7 @@ import Foundation
 import GateCore
 import GateStore
 import Logging
+import Metrics
 
 /// The gate's one serial decision loop: device events and ticks in, lane state machines and the
 /// policy in the middle, then — in this order — the event appended durably, and only then the
@@ -123,13 +124,13 @@ public actor Controller {
         switch ev {
         case .reading(let dev, let c, let amb, let at):
             for lane in laneOf[dev] ?? [] {
-                try await perform(lanes[lane]!.handle(.reading(Reading(celsius: c, ambient: amb, device: dev, at: Timestamp(at))), context(lane: lane)), lane: lane)
+                try await timed { lanes[lane]!.handle(.reading(Reading(celsius: c, ambient: amb, device: dev, at: Timestamp(at))), context(lane: lane)) } perform: { try await perform($0, lane: lane) }
             }
         case .credential(let dev, let text, let isID, let at):
             for lane in laneOf[dev] ?? [] {
                 let typed = config.lanes.first { $0.id == lane }?.typedIDNumbers ?? false
                 let cred = Credential.classify(text, source: isID ? .idCardReader : .scanner, typedIDNumbers: typed)
-                try await perform(lanes[lane]!.handle(.credential(cred, at: Timestamp(at)), context(lane: lane)), lane: lane)
+                try await timed { lanes[lane]!.handle(.credential(cred, at: Timestamp(at)), context(lane: lane)) } perform: { try await perform($0, lane: lane) }
             }
         case .input(let line, let active, let at):
             try await input(line: line, active: active, at: at)
@@ -169,6 +170,24 @@ public actor Controller {
             e.device = dev
             e.message = message
             _ = try await journal.append(e)
+        }
+    }
+
+    /// `postern_decision_seconds`: the lane state machine and the policy for one input that ended
+    /// in a decision. `postern_scan_to_relay_seconds`: from the controller taking the input (a
+    /// scan, or the reading that completed the pair) to the relay being set, durable append
+    /// included. No-ops unless a metrics backend is bootstrapped.
+    let decisionTimer = Metrics.Timer(label: "postern_decision_seconds")
+    let relayTimer = Metrics.Timer(label: "postern_scan_to_relay_seconds")
+
+    func timed(_ decide: () -> [Lane.Action], perform: ([Lane.Action]) async throws -> Void) async throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let actions = decide()
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        if actions.contains(where: { if case .decided = $0 { true } else { false } }) { decisionTimer.recordNanoseconds(t1 - t0) }
+        try await perform(actions)
+        if actions.contains(where: { if case .pulseRelay = $0 { true } else { false } }) {
+            relayTimer.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - t0)
         }
     }
 
@@ -306,8 +325,17 @@ public final class Journal: Sendable {
         encoder = e
     }
 
+    /// `postern_log_append_seconds`: from the call to the record being durable (encoding,
+    /// group commit, fdatasync). A no-op unless a metrics backend is bootstrapped (the web front).
+    /// Made with the journal, so that a metrics backend bootstrapped before the kiosk starts
+    /// gets them.
+    let appendTimer = Metrics.Timer(label: "postern_log_append_seconds")
+
     public func append(_ e: GateEvent) async throws -> UInt64 {
-        try await writer.append(type: e.kind.recordType, payload: Array(try encoder.encode(e)))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let seq = try await writer.append(type: e.kind.recordType, payload: Array(try encoder.encode(e)))
+        appendTimer.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - t0)
+        return seq
     }
 
     public func appendBlocking(_ e: GateEvent) throws -> UInt64 {

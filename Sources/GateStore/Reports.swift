@@ -16,6 +16,7 @@ public struct SevenCounts: Codable, Sendable, Equatable {
     public var passagesOut = 0
     public var denialsByReason: [String: Int] = [:]
     public var feverAlerts = 0
+    public init() {}
 }
 
 public struct LedgerRow: Codable, Sendable, Equatable {
@@ -31,6 +32,11 @@ public struct LedgerRow: Codable, Sendable, Equatable {
     public var reason: String
     public var staff: String
     public var clockUnsynced: Bool
+
+    public init(seq: UInt64, time: String, lane: String, direction: String, name: String, idNumber: String, pass: String, temperature: String, outcome: String, reason: String, staff: String, clockUnsynced: Bool) {
+        (self.seq, self.time, self.lane, self.direction, self.name, self.idNumber) = (seq, time, lane, direction, name, idNumber)
+        (self.pass, self.temperature, self.outcome, self.reason, self.staff, self.clockUnsynced) = (pass, temperature, outcome, reason, staff, clockUnsynced)
+    }
 }
 
 extension Store {
