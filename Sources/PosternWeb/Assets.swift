@@ -16,7 +16,7 @@ enum Assets {
         .bar a{color:#dfe9f5;margin-right:.8em}.bar .who{margin-left:auto}.inline{display:inline}
         main{padding:1em}h2{font-size:1.05em;margin:.8em 0 .3em}
         table{border-collapse:collapse;background:#fff}td,th{border:1px solid #c9ced6;padding:3px 8px;font-size:.95em;text-align:left}
-        .grid{display:flex;gap:2em;flex-wrap:wrap}
+        .grid{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}.grid .entries{flex:1 1 46em}.grid .side{flex:0 1 34em}
         .status{display:flex;gap:1.5em;align-items:center}
         .conn.ok{color:#17803d}.conn.down{color:#b3261e;font-weight:bold}
         .clock-ok{color:#17803d}.clock-unsynced{color:#b3261e;font-weight:bold}
@@ -59,6 +59,7 @@ enum Assets {
           var maxRows = 300;
           // Every event id this page has shown, in order: the tests read it to prove no gap and no repeat.
           window.posternSeen = [];
+          window.posternArrivals = {};
           var lastSeq = Number(root.dataset.after) || 0;
 
           function el(tag, text, cls) {
@@ -78,6 +79,7 @@ enum Assets {
             if (!(seq > lastSeq)) return false;  // never show an event twice
             lastSeq = seq;
             window.posternSeen.push(seq);
+            window.posternArrivals[seq] = Date.now();
             return true;
           }
           function beep() {

@@ -70,6 +70,12 @@ enum Templates {
           </ul>
         </section>
         <section class="grid">
+          <div class="entries">
+            <h2><span class="zh">实时通行</span><span class="en">Entries as they happen</span></h2>
+            <table id="entries-table"><thead><tr><th>#</th><th>时间 Time</th><th>通道 Lane</th><th>方向 Dir</th><th>照片 Photo</th><th>姓名 Name</th><th>体温 °C</th><th>结果 Decision</th><th>原因 Reason</th></tr></thead>
+            <tbody id="entries"></tbody></table>
+          </div>
+          <div class="side">
           <div>
             <h2><span class="zh">今日通行</span><span class="en">Today per lane</span></h2>
             <table id="counts"><thead><tr><th>通道 Lane</th><th>进·通行 in</th><th>进·拒绝 denied</th><th>出·通行 out</th><th>出·拒绝 denied</th><th>复测 retest</th></tr></thead>
@@ -94,11 +100,7 @@ enum Templates {
             <table id="devices"><thead><tr><th>设备 Device</th><th>状态 State</th><th>自 Since</th><th>今日故障 Faults</th><th>最近读数 Last reading</th></tr></thead>
             <tbody>{{#devices}}<tr data-device="{{device}}" class="{{state}}"><td>{{device}}</td><td class="state">{{state}}</td><td class="since">{{since}}</td><td class="faultsToday">{{faultsToday}}</td><td class="lastReading">{{lastReading}}</td></tr>{{/devices}}</tbody></table>
           </div>
-        </section>
-        <section>
-          <h2><span class="zh">实时通行</span><span class="en">Entries as they happen</span></h2>
-          <table id="entries-table"><thead><tr><th>#</th><th>时间 Time</th><th>通道 Lane</th><th>方向 Dir</th><th>照片 Photo</th><th>姓名 Name</th><th>体温 °C</th><th>结果 Decision</th><th>原因 Reason</th></tr></thead>
-          <tbody id="entries"></tbody></table>
+          </div>
         </section>
         </main>
         <script src="/assets/live.js"></script>
@@ -168,7 +170,7 @@ enum Templates {
           {{/staff}}
           </tbody></table>
           <label>通知（每行一条） Notices, one per line<br><textarea name="notices" rows="6" cols="60">{{notices}}</textarea></label>
-          <button type="submit">保存 Save</button>
+          <button type="submit" id="save">保存 Save</button>
         </form>
         </main>
         </body>
