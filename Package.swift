@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "GateStore", targets: ["GateStore"]),
         .library(name: "GateDaemon", targets: ["GateDaemon"]),
         .library(name: "Devices", targets: ["Devices"]),
+        .library(name: "Photos", targets: ["Photos"]),
+        .library(name: "PosternWeb", targets: ["PosternWeb"]),
+        .library(name: "KioskWeb", targets: ["KioskWeb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

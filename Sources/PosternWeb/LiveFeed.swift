@@ -13,6 +13,8 @@ public final class LiveFeed: Sendable {
         var seq: UInt64
         var live: String
         var board: String?
+        /// The pass holder of a passage (for `/photo/SEQ`; never sent to a viewer).
+        var person: String?
     }
 
     struct Shared: Sendable {
@@ -44,7 +46,7 @@ public final class LiveFeed: Sendable {
     static func render(_ r: LiveRecord, source: any LiveSource) -> Item? {
         guard let e = r.event else { return nil }
         if let v = Views.entry(r, e, hasPhoto: e.decision?.personID.map { source.photo(person: $0) != nil } ?? false) {
-            return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "entry", json: jsonText(v)), board: Views.board(r, e).map { SSE.frame(id: r.seq, event: "decision", json: jsonText($0)) })
+            return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "entry", json: jsonText(v)), board: Views.board(r, e).map { SSE.frame(id: r.seq, event: "decision", json: jsonText($0)) }, person: e.decision?.personID)
         }
         if let v = Views.alarm(r, e) { return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "alarm", json: jsonText(v))) }
         if let v = Views.ack(r, e) { return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "ack", json: jsonText(v))) }
@@ -178,10 +180,25 @@ public final class LiveFeed: Sendable {
     var state: LiveState { shared.withLock { $0.state } }
     var stopped: Bool { shared.withLock { $0.stopped } }
 
-    /// Frames from the source for a viewer behind the window: reads until it reaches the window
-    /// (or the end of what is committed). Returns the frames and the new position.
-    func catchUp(after: UInt64, board: Bool, limit: Int = 2048) throws -> (frames: [String], upTo: UInt64) {
-        let reader = try source.reader(after: after)
+    /// The pass holder of passage `seq`, if it is in the window (nil: not there, or no holder).
+    func person(seq: UInt64) -> (inWindow: Bool, person: String?) {
+        shared.withLock { s in
+            guard seq > s.floor, seq <= s.covered else { return (false, nil) }
+            let n = s.items.count
+            var lo = 0, hi = n
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if s.items[(s.head + mid) % n].seq < seq { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo < n, s.items[(s.head + lo) % n].seq == seq else { return (true, nil) }
+            return (true, s.items[(s.head + lo) % n].person)
+        }
+    }
+
+    /// Frames from the source for a viewer behind the window: reads (with the viewer's own
+    /// reader, positioned at `after`) until it reaches the window or the end of what is
+    /// committed, at most `limit` frames. Returns the frames and the new position.
+    func catchUp(reader: any LiveReader, after: UInt64, board: Bool, limit: Int = 2048) throws -> (frames: [String], upTo: UInt64) {
         var out: [String] = []
         var pos = after
         let target = floor

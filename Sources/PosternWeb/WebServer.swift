@@ -419,6 +419,8 @@ public final class WebServer: Sendable {
 
     /// The photo of the holder of the pass in passage `seq`.
     func photo(seq: UInt64) throws -> [UInt8]? {
+        let w = feed.person(seq: seq)
+        if w.inWindow { return w.person.flatMap { source.photo(person: $0) } }
         guard seq > 0, let r = try source.reader(after: seq - 1).next(limit: 1).first, r.seq == seq, let e = r.event, e.kind == .passage, let person = e.decision?.personID else { return nil }
         return source.photo(person: person)
     }
@@ -439,13 +441,18 @@ public final class WebServer: Sendable {
             var lastWrite = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             var iterator = wake.makeAsyncIterator()
+            // A viewer behind the window reads the source with a reader of its own, kept until it
+            // reaches the window.
+            var behind: (any LiveReader)?
             while true {
                 var frames: [String]
                 if let (f, upTo) = feed.frames(after: pos, board: board) {
+                    behind = nil
                     frames = f
                     pos = upTo
                 } else {
-                    let (f, upTo) = try feed.catchUp(after: pos, board: board)
+                    if behind == nil { behind = try feed.source.reader(after: pos) }
+                    let (f, upTo) = try feed.catchUp(reader: behind!, after: pos, board: board)
                     frames = f
                     if upTo == pos && f.isEmpty {
                         try await Task.sleep(for: .milliseconds(50))

@@ -253,3 +253,79 @@ struct WebTests {
     }
 }
 
+
+@Suite("Web front: hostile requests and TLS", .serialized)
+struct HostileWebTests {
+    @Test("oversized bodies, broken encodings, absurd ids, traversal and huge headers get a 4xx, and the server keeps serving")
+    func hostileRequests() async throws {
+        let src = MemorySource()
+        src.photos["r1"] = [0xFF, 0xD8, 0xFF, 0xE0]
+        src.add(MemorySource.passage("张三"))
+        let server = try await TestServer(src)
+        let p = server.port
+        let big = try await HTTPTestClient.fetch(port: p, "POST", "/login", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: [UInt8](repeating: 0x61, count: 1 << 20))
+        #expect((400..<500).contains(big.status), "\(big.status)")
+        let (s, odd) = try await WebTestSession.login(port: p, user: "%ZZ%", password: "%")
+        #expect(s == nil && odd.status == 401)
+        let guardS = try await server.login("guard1")
+        for path in ["/photo/abc", "/photo/0", "/photo/18446744073709551615", "/photo/99999999999999999999999", "/photo/-1", "/assets/..%2F..%2Fetc%2Fpasswd", "/assets/../../etc/passwd", "/nothing"] {
+            let r = try await guardS.get(path)
+            #expect(r.status == 404, "\(path): \(r.status)")
+        }
+        let ledger = try await guardS.get("/ledger?day=../../etc/passwd%00")
+        #expect(ledger.status == 200 && !ledger.text.contains("passwd"))
+        let s1 = try await guardS.stream("/live/stream?after=-5", lastEventID: "99999999999999999999999999")
+        #expect(s1.status == 200)
+        s1.cut()
+        let s2 = try await guardS.stream("/live/stream?after=18446744073709551615")
+        #expect(s2.status == 200)  // far ahead of the source: starts at its head
+        src.add(MemorySource.passage("李四"))
+        #expect(try await s2.nextEvent(timeout: 5)?.id == "2")
+        s2.cut()
+        let junkCookie = try await HTTPTestClient.fetch(port: p, "GET", "/live/stream", headers: [("Cookie", String(repeating: "postern_session=\u{7F}x; ", count: 300))])
+        #expect(junkCookie.status == 401 || (400..<500).contains(junkCookie.status))
+        let longPath = try await HTTPTestClient.fetch(port: p, "GET", "/" + String(repeating: "a", count: 20_000))
+        #expect((400..<500).contains(longPath.status), "\(longPath.status)")
+        let bad = try await HTTPTestClient.fetch(port: p, "GET", "/board", headers: [("X-Junk", String(repeating: "\u{1B}[31m", count: 200))])
+        #expect(bad.status < 500)
+        #expect(try await HTTPTestClient.fetch(port: p, "GET", "/board").status == 200)
+        await server.stop()
+    }
+
+    @Test("with tls_cert and tls_key the server speaks HTTPS only and its session cookie is Secure")
+    func tls() async throws {
+        let dir = tempPath("tls")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let gen = Process()
+        gen.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        gen.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        gen.standardOutput = FileHandle.nullDevice
+        gen.standardError = FileHandle.nullDevice
+        try gen.run()
+        gen.waitUntilExit()
+        #expect(gen.terminationStatus == 0)
+        let server = try await TestServer(MemorySource()) { o in
+            o.tlsCert = dir + "/cert.pem"
+            o.tlsKey = dir + "/key.pem"
+        }
+        #expect(server.web.url?.hasPrefix("https://") == true)
+        func curl(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            p.arguments = ["-s", "-D", "-", "-o", "/dev/null", "--max-time", "5"] + args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let d = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: d, as: UTF8.self))
+        }
+        let (ok, head) = try curl(["--cacert", dir + "/cert.pem", "https://127.0.0.1:\(server.port)/login"])
+        #expect(ok == 0 && head.hasPrefix("HTTP/1.1 200"), "\(head)")
+        #expect(head.lowercased().contains("set-cookie: postern_login=") && head.contains("Secure"))
+        let (plain, _) = try curl(["http://127.0.0.1:\(server.port)/login"])
+        #expect(plain != 0)  // not HTTP in the clear
+        await server.stop()
+    }
+}
