@@ -63,6 +63,8 @@ public struct KioskConfig: Sendable, Equatable {
     public var retentionDays = 0
     public var retentionMaxMB = 0
     public var web = Web()
+    /// 宣传广播: scheduled announcements between passages.
+    public var announcements = AnnouncementSettings()
 
     /// The operators' web front (PosternWeb): off unless `listen` is set.
     public struct Web: Sendable, Equatable {
@@ -262,6 +264,23 @@ extension KioskConfig {
             t.int("registry_poll_ms", 100...60_000) { c.registryPollMs = $0 }
             t.int("retention_days", 0...3650) { c.retentionDays = $0 }
             t.int("retention_max_mb", 0...1_000_000) { c.retentionMaxMB = $0 }
+        }
+        r.table("announcements") { t in
+            t.stringArray("speaker") { c.announcements.speaker = $0 }
+            t.number("quiet_seconds", 1...600) { c.announcements.quietSeconds = $0 }
+            t.int("late_minutes", 1...720) { c.announcements.lateMinutes = $0 }
+        }
+        r.tableArray("announcement") { t in
+            var a = Announcement(minute: 0)
+            t.require("at") { v in
+                if let m = AnnouncementPlan.minute(v) { a.minute = m } else { t.error("at", "must be HH:MM (local time)") }
+            }
+            t.string("file") { a.file = $0 }
+            t.string("text") { v in
+                if v.count > 500 { t.error("text", "at most 500 characters") } else { a.text = v }
+            }
+            if (a.file == nil) == (a.text == nil) { t.error("file", "an announcement has a file or a text, not both") }
+            c.announcements.items.append(a)
         }
         r.table("web") { t in
             t.string("listen") { v in

@@ -39,6 +39,11 @@ public actor Controller {
     var maskPressed: [String: Double] = [:]
     public private(set) var lastTick = monoSeconds()
     public private(set) var decisions = 0
+    /// Wall time of the last thing that happened at a lane (scan, reading, door, button): the
+    /// announcements wait for the gate to be quiet.
+    public private(set) var lastActivity = 0.0
+    /// The announcement on the speaker; stopped whenever the gate needs the speaker.
+    public nonisolated let announcer = Announcer()
 
     init(settings: ConfigInForce, registry: RegistrySnapshot, history: PassageHistory, journal: Journal, io: [String: GateIO], logger: Logger, clock: any GateClock = SystemGateClock()) {
         self.settings = settings
@@ -114,10 +119,12 @@ public actor Controller {
         let now = clock.wall()
         switch ev {
         case .reading(let dev, let c, let amb, let at):
+            if !(laneOf[dev] ?? []).isEmpty { personAtGate(now) }
             for lane in laneOf[dev] ?? [] {
                 try await timed { lanes[lane]!.handle(.reading(Reading(celsius: c, ambient: amb, device: dev, at: Timestamp(at))), context(lane: lane, at: now)) } perform: { try await perform($0, lane: lane) }
             }
         case .credential(let dev, let text, let isID, let at):
+            personAtGate(now)
             for lane in laneOf[dev] ?? [] {
                 let typed = config.lanes.first { $0.id == lane }?.typedIDNumbers ?? false
                 let cred = Credential.classify(text, source: isID ? .idCardReader : .scanner, typedIDNumbers: typed)
@@ -173,7 +180,14 @@ public actor Controller {
         }
     }
 
+    /// Someone is at a lane: no announcement plays over what the gate says to them.
+    func personAtGate(_ now: Double) {
+        lastActivity = now
+        announcer.interrupt()
+    }
+
     func gpio(lane: String, role: InputRole, active: Bool, at: Double) async throws {
+        personAtGate(clock.wall())
         var e = GateEvent(kind: .door, at: at)
         e.lane = lane
         switch role {
@@ -215,12 +229,16 @@ public actor Controller {
         var decided: [(Decision, Direction, Timestamp)] = []
         let now = clock.wall()
         for case .decided(let d, let s) in actions {
+            lastActivity = now
             let e = GateEvent.passage(d, s, at: now)
             events.append(e)
             decided.append((d, s.direction, Timestamp(e.at)))
             alerts += watch.passage(d, lane: lane, direction: s.direction, at: e.at, rules: config.rules)
             let sound = d.reason == .fever ? "fever" : d.reason == .noTemperature ? "no_temperature" : d.outcome.rawValue
-            if let f = config.sounds[sound] ?? config.sounds[d.outcome.rawValue] { effects.play(config.soundPlayer, file: f) }
+            if let f = config.sounds[sound] ?? config.sounds[d.outcome.rawValue] {
+                    announcer.interrupt()
+                    effects.play(config.soundPlayer, file: f)
+                }
         }
         guard let proof = try await record(events, alerts: alerts, at: now) else { return }
         for (d, dir, at) in decided {
@@ -241,7 +259,10 @@ public actor Controller {
             case .alarm:
                 gate?.pulse(.alarm, ms: config.alarmSeconds * 1000, after: proof)
             case .promptRetest:
-                if let f = config.sounds["retest"] { effects.play(config.soundPlayer, file: f) }
+                if let f = config.sounds["retest"] {
+                    announcer.interrupt()
+                    effects.play(config.soundPlayer, file: f)
+                }
             }
         }
     }

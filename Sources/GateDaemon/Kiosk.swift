@@ -189,6 +189,7 @@ public final class Kiosk: @unchecked Sendable {
             CheckpointService(kiosk: self),
             RetentionService(kiosk: self),
             NotifierService(kiosk: self),
+            AnnouncementService(kiosk: self),
         ] + options.extraServices.map { try $0(self) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },

@@ -12,13 +12,16 @@ public struct BoardSettings: Codable, Sendable, Equatable {
         public var duty: String
         /// The number this person agreed to publish.
         public var phone: String
-        public var onDuty: Bool
-        public init(staff: String, duty: String, phone: String, onDuty: Bool) {
+        /// The day (YYYY-MM-DD) an admin marked this person on duty: the board says "on duty"
+        /// only on that day, so yesterday's roster never stays up by mistake.
+        public var onDutyDay: String?
+        public init(staff: String, duty: String, phone: String, onDutyDay: String?) {
             self.staff = staff
             self.duty = duty
             self.phone = phone
-            self.onDuty = onDuty
+            self.onDutyDay = onDutyDay
         }
+        public func onDuty(today: String) -> Bool { onDutyDay == today }
     }
 
     public var roster: [Duty] = []

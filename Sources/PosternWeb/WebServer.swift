@@ -372,7 +372,7 @@ public final class WebServer: Sendable {
         c["after"] = String(feed.covered)
         c["roster"] = b.roster.compactMap { d -> [String: Any]? in
             guard let s = staff[d.staff] else { return nil }
-            return ["duty": d.duty.isEmpty ? s.role : d.duty, "name": s.name, "phone": d.phone, "onDuty": d.onDuty]
+            return ["duty": d.duty.isEmpty ? s.role : d.duty, "name": s.name, "phone": d.phone, "onDuty": d.onDuty(today: LiveFeed.today())]
         }
         c["notices"] = b.notices
         let last = feed.state.last
@@ -391,7 +391,7 @@ public final class WebServer: Sendable {
         c["error"] = error as Any
         c["staff"] = try source.staff().sorted { $0.id < $1.id }.map { st -> [String: Any] in
             let d = b.roster.first { $0.staff == st.id }
-            return ["id": st.id, "name": st.name, "published": d != nil, "duty": d?.duty ?? st.role, "phone": d?.phone ?? "", "onDuty": d?.onDuty ?? false]
+            return ["id": st.id, "name": st.name, "published": d != nil, "duty": d?.duty ?? st.role, "phone": d?.phone ?? "", "onDuty": d?.onDuty(today: LiveFeed.today()) ?? false]
         }
         c["notices"] = b.notices.joined(separator: "\n")
         return Self.html(Templates.render("boardEdit", c))
@@ -403,7 +403,7 @@ public final class WebServer: Sendable {
         let onDuty = Set((form["onduty"] ?? "").split(separator: "\u{1F}").map(String.init))
         var b = BoardSettings()
         for st in staff.sorted(by: { $0.id < $1.id }) where published.contains(st.id) {
-            b.roster.append(.init(staff: st.id, duty: (form["duty.\(st.id)"] ?? st.role).trimmingCharacters(in: .whitespaces), phone: (form["phone.\(st.id)"] ?? "").trimmingCharacters(in: .whitespaces), onDuty: onDuty.contains(st.id)))
+            b.roster.append(.init(staff: st.id, duty: (form["duty.\(st.id)"] ?? st.role).trimmingCharacters(in: .whitespaces), phone: (form["phone.\(st.id)"] ?? "").trimmingCharacters(in: .whitespaces), onDutyDay: onDuty.contains(st.id) ? LiveFeed.today() : nil))
         }
         b.notices = (form["notices"] ?? "").split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if let why = b.problem() { return try boardEditPage(s, error: why) }
