@@ -53,7 +53,9 @@ public enum AnnouncementPlan {
     /// `HH:MM` → minute of the day.
     public static func minute(_ s: String) -> Int? {
         let p = s.split(separator: ":", omittingEmptySubsequences: false)
-        guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let m = Int(p[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
+        guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let m = Int(p[1]), (0..<24).contains(h), (0..<60).contains(m) else {
+            return nil
+        }
         return h * 60 + m
     }
 }

@@ -47,7 +47,9 @@ extension Store {
     /// be registered. The file is replaced atomically, after the audit row is committed.
     public func setPhotos(_ photos: [(person: String, jpeg: [UInt8], record: PhotoRecord)], actor: String) throws {
         for p in photos {
-            guard try personKind(p.person) != nil, photoPath(person: p.person) != nil else { throw RegistryConflict(message: "no registered person \(Printable.escaped(p.person)); nothing changed") }
+            guard try personKind(p.person) != nil, photoPath(person: p.person) != nil else {
+                throw RegistryConflict(message: "no registered person \(Printable.escaped(p.person)); nothing changed")
+            }
         }
         try FileManager.default.createDirectory(atPath: photoDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         try db.transaction {
@@ -84,7 +86,11 @@ extension Store {
             case .visitor?:
                 old = Double(try db.query("SELECT valid_until FROM visitors WHERE id = ?", [.text(id)]) { $0.int(0) }.first ?? .max) < cutoff
             case nil:
-                let removed = try db.query("SELECT MAX(wall_ns) FROM events WHERE kind = 'registry_change' AND json_extract(payload, '$.key') = ? AND json_extract(payload, '$.action') = 'remove'", [.text(id)]) { $0.optInt(0) }.first ?? nil
+                let removed =
+                    try db.query(
+                        "SELECT MAX(wall_ns) FROM events WHERE kind = 'registry_change' AND json_extract(payload, '$.key') = ? AND json_extract(payload, '$.action') = 'remove'",
+                        [.text(id)]
+                    ) { $0.optInt(0) }.first ?? nil
                 if let r = removed {
                     old = r < cutoffNs
                 } else {

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A deliberately small HTTP/1.1 client over a plain socket, for tests of the web front: it sends
@@ -33,7 +33,9 @@ public final class HTTPConnection: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard r == 0 else {
             close(fd)
             throw HTTPTestError(description: "connect to \(port): \(errno)")
@@ -121,7 +123,9 @@ public final class HTTPConnection: @unchecked Sendable {
             return buffer
         }
         if chunkLeft == 0 {
-            guard let sizeLine = try line(deadline: deadline), let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else { throw HTTPTestError(description: "bad chunk") }
+            guard let sizeLine = try line(deadline: deadline), let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
+                throw HTTPTestError(description: "bad chunk")
+            }
             if size == 0 {
                 bodyDone = true
                 return nil
@@ -140,7 +144,9 @@ public final class HTTPConnection: @unchecked Sendable {
 
 public enum HTTPTestClient {
     /// One request on a new connection (`Connection: close`); the whole reply.
-    public static func request(port: Int, _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double = 10) throws -> HTTPReply {
+    public static func request(port: Int, _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double = 10) throws
+        -> HTTPReply
+    {
         let c = try HTTPConnection(port: port)
         var req = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (k, v) in headers { req += "\(k): \(v)\r\n" }
@@ -159,7 +165,9 @@ public enum HTTPTestClient {
     }
 
     /// The same on a thread of its own.
-    public static func fetch(port: Int, _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double = 10) async throws -> HTTPReply {
+    public static func fetch(port: Int, _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double = 10)
+        async throws -> HTTPReply
+    {
         try await offPool { try request(port: port, method, path, headers: headers, body: body, timeout: timeout) }
     }
 
@@ -182,12 +190,16 @@ public enum HTTPTestClient {
         }
     }
 
-    public static func cookieHeader(_ jar: [String: String]) -> String { jar.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+    public static func cookieHeader(_ jar: [String: String]) -> String {
+        jar.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
+    }
 
     public static func formBody(_ fields: [(String, String)]) -> [UInt8] {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
-        return Array(fields.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&").utf8)
+        return Array(
+            fields.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }
+                .joined(separator: "&").utf8)
     }
 }
 
@@ -228,7 +240,8 @@ public final class SSETestStream: @unchecked Sendable {
                         comments += 1
                         continue
                     }
-                    let (k, v): (Substring, Substring) = line.firstIndex(of: ":").map { i in (line[..<i], line[line.index(after: i)...].drop { $0 == " " }) } ?? (line, "")
+                    let (k, v): (Substring, Substring) =
+                        line.firstIndex(of: ":").map { i in (line[..<i], line[line.index(after: i)...].drop { $0 == " " }) } ?? (line, "")
                     switch k {
                     case "id": e.id = String(v)
                     case "event": e.event = String(v)
@@ -274,7 +287,9 @@ public struct WebTestSession: Sendable {
         let form = try await HTTPTestClient.fetch(port: port, "GET", "/login")
         HTTPTestClient.cookies(form, into: &jar)
         let token = Self.csrf(in: form.text) ?? ""
-        let r = try await HTTPTestClient.fetch(port: port, "POST", "/login", headers: [("Cookie", HTTPTestClient.cookieHeader(jar)), ("Content-Type", "application/x-www-form-urlencoded")], body: HTTPTestClient.formBody([("csrf", token), ("user", user), ("password", password)]))
+        let r = try await HTTPTestClient.fetch(
+            port: port, "POST", "/login", headers: [("Cookie", HTTPTestClient.cookieHeader(jar)), ("Content-Type", "application/x-www-form-urlencoded")],
+            body: HTTPTestClient.formBody([("csrf", token), ("user", user), ("password", password)]))
         HTTPTestClient.cookies(r, into: &jar)
         guard r.status == 303, jar["postern_session"] != nil else { return (nil, r) }
         var s = WebTestSession(port: port, jar: jar, csrf: "")

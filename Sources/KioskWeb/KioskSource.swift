@@ -45,8 +45,9 @@ public final class KioskSource: LiveSource, @unchecked Sendable {
         func next(limit: Int) throws -> [LiveRecord] {
             try cursor.next(limit: limit, upTo: writer.durableSeq).map { r in
                 let isGate = r.type != GapRecord.type && r.type != Checkpoint.type && !r.flags.contains(.redacted)
-                return LiveRecord(seq: r.seq, wallNs: r.wallNs, clockUnsynced: r.flags.contains(.clockUnsynced), gate: gate,
-                                  event: isGate ? try? decoder.decode(GateEvent.self, from: Data(r.payload)) : nil)
+                return LiveRecord(
+                    seq: r.seq, wallNs: r.wallNs, clockUnsynced: r.flags.contains(.clockUnsynced), gate: gate,
+                    event: isGate ? try? decoder.decode(GateEvent.self, from: Data(r.payload)) : nil)
             }
         }
     }
@@ -65,7 +66,9 @@ public final class KioskSource: LiveSource, @unchecked Sendable {
         let dayAgo = (Int64(Date().timeIntervalSince1970) - 86_400) * 1_000_000_000
         let (recent, started): (UInt64?, UInt64?) = try locked {
             let a = try store.db.query("SELECT MIN(seq) FROM events WHERE wall_ns >= ?", [.int(dayAgo)]) { $0.optInt(0) }.first ?? nil
-            let b = try store.db.query("SELECT MAX(seq) FROM events WHERE kind = 'system' AND payload LIKE '%\"message\":\"started:%'") { $0.optInt(0) }.first ?? nil
+            let b =
+                try store.db.query("SELECT MAX(seq) FROM events WHERE kind = 'system' AND payload LIKE '%\"message\":\"started:%'") { $0.optInt(0) }.first
+                ?? nil
             return (a.map(UInt64.init), b.map(UInt64.init))
         }
         let head = head()
@@ -117,14 +120,18 @@ public enum KioskWeb {
 
     /// A service maker for `Kiosk.Options.extraServices`. `metrics` also feeds the log's write
     /// statistics into `/metrics`; `onRunning` gets the URL.
-    public static func service(options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger, onRunning: @escaping @Sendable (String) -> Void = { _ in }, server: @escaping @Sendable (WebServer) -> Void = { _ in }) -> @Sendable (Kiosk) throws -> any Service {
+    public static func service(
+        options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger, onRunning: @escaping @Sendable (String) -> Void = { _ in },
+        server: @escaping @Sendable (WebServer) -> Void = { _ in }
+    ) -> @Sendable (Kiosk) throws -> any Service {
         { kiosk in
             let source = try KioskSource(kiosk: kiosk)
             let writer = kiosk.writer
             metrics.addSampler { reg in
                 let s = writer.stats
                 reg.makeGauge(descriptor: .named("postern_log_batches", "Group-commit batches written (write + fdatasync).")).set(Int64(s.batches))
-                reg.makeGauge(descriptor: .named("postern_log_records", "Records written in those batches (records / batches = mean batch size).")).set(Int64(s.records))
+                reg.makeGauge(descriptor: .named("postern_log_records", "Records written in those batches (records / batches = mean batch size).")).set(
+                    Int64(s.records))
                 reg.makeGauge(descriptor: .named("postern_log_write_sync_seconds", "Time spent in write + fdatasync.")).set(Double(s.writeSyncNs) / 1e9)
                 reg.makeGauge(descriptor: .named("postern_log_durable_seq", "Highest durable sequence number.")).set(Int64(writer.durableSeq))
             }

@@ -49,7 +49,8 @@ public enum Photo {
             throw Refused(description: "file is \(data.count) bytes; at most \(limits.maxFileBytes)")
         }
         guard postern_image_kind(data, data.count) != 0 else { throw Refused(description: "neither a JPEG nor a PNG") }
-        var lim = postern_image_limits(max_side: Int32(limits.maxSide), max_pixels: limits.maxPixels, max_scans: Int32(limits.maxScans), max_chunk: limits.maxChunkBytes)
+        var lim = postern_image_limits(
+            max_side: Int32(limits.maxSide), max_pixels: limits.maxPixels, max_scans: Int32(limits.maxScans), max_chunk: limits.maxChunkBytes)
         var img = postern_image()
         var err = [CChar](repeating: 0, count: 256)
         guard postern_image_decode(data, data.count, &lim, &img, &err, err.count) == 0 else {
@@ -58,7 +59,8 @@ public enum Photo {
         defer { postern_image_free(img.rgb) }
         let (w, h) = (Int(img.width), Int(img.height))
         let scale = min(1.0, Double(maxWidth) / Double(w), Double(maxHeight) / Double(h))
-        let dw = max(1, Int((Double(w) * scale).rounded())), dh = max(1, Int((Double(h) * scale).rounded()))
+        let dw = max(1, Int((Double(w) * scale).rounded()))
+        let dh = max(1, Int((Double(h) * scale).rounded()))
         var pixels = img.rgb!
         var scaled: UnsafeMutablePointer<UInt8>?
         if dw != w || dh != h {
@@ -99,13 +101,18 @@ public enum Photo {
     /// A recognisable placeholder face (the demo's residents have no real photos): a coloured
     /// background and a simple head-and-shoulders silhouette, the hue from `seed`.
     public static func sample(seed: Int, width: Int = 240, height: Int = 320) -> [UInt8] {
-        let hues: [(UInt8, UInt8, UInt8)] = [(0x6f, 0xa8, 0xdc), (0xe0, 0x9f, 0x5a), (0x7c, 0xc2, 0x8b), (0xc0, 0x84, 0xd0), (0xd8, 0x6a, 0x6a), (0x9a, 0xa5, 0xb1)]
+        let hues: [(UInt8, UInt8, UInt8)] = [
+            (0x6f, 0xa8, 0xdc), (0xe0, 0x9f, 0x5a), (0x7c, 0xc2, 0x8b), (0xc0, 0x84, 0xd0), (0xd8, 0x6a, 0x6a), (0x9a, 0xa5, 0xb1),
+        ]
         let bg = hues[abs(seed) % hues.count]
         var px = [UInt8](repeating: 0, count: width * height * 3)
-        let cx = Double(width) / 2, headY = Double(height) * 0.38, r = Double(width) * 0.2
+        let cx = Double(width) / 2
+        let headY = Double(height) * 0.38
+        let r = Double(width) * 0.2
         for y in 0..<height {
             for x in 0..<width {
-                let dx = Double(x) - cx, dy = Double(y) - headY
+                let dx = Double(x) - cx
+                let dy = Double(y) - headY
                 let head = dx * dx + dy * dy < r * r
                 let sy = Double(y) - Double(height) * 1.02
                 let shoulders = dx * dx / (Double(width) * 0.42 * Double(width) * 0.42) + sy * sy / (Double(height) * 0.4 * Double(height) * 0.4) < 1

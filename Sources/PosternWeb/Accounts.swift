@@ -35,9 +35,10 @@ public struct AccountFile: Sendable {
     public init(path: String) { self.path = path }
 
     public static func validName(_ s: String) -> Bool {
-        (1...32).contains(s.utf8.count) && s.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-        }
+        (1...32).contains(s.utf8.count)
+            && s.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+            }
     }
 
     public func load() -> [Account] {
@@ -149,7 +150,8 @@ public final class Sessions: Sendable {
 
     /// Constant-time comparison of two tokens.
     static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var d: UInt8 = 0
         for i in 0..<x.count { d |= x[i] ^ y[i] }

@@ -40,7 +40,9 @@ public struct BoardSettings: Codable, Sendable, Equatable {
         if roster.count > 50 { return "at most 50 people on the roster" }
         for d in roster {
             if d.duty.count > 32 || d.duty.contains(where: { $0.isNewline }) { return "a duty is at most 32 characters on one line" }
-            if d.phone.count > 20 || !d.phone.allSatisfy({ $0.isASCII && ($0.isNumber || "+- ".contains($0)) }) { return "a phone number is at most 20 of 0-9 + - and spaces" }
+            if d.phone.count > 20 || !d.phone.allSatisfy({ $0.isASCII && ($0.isNumber || "+- ".contains($0)) }) {
+                return "a phone number is at most 20 of 0-9 + - and spaces"
+            }
         }
         if notices.count > Self.maxNotices { return "at most \(Self.maxNotices) notices" }
         if notices.contains(where: { $0.count > Self.maxNoticeLength }) { return "a notice is at most \(Self.maxNoticeLength) characters" }

@@ -46,7 +46,9 @@ public final class LiveFeed: Sendable {
     static func render(_ r: LiveRecord, source: any LiveSource) -> Item? {
         guard let e = r.event else { return nil }
         if let v = Views.entry(r, e, hasPhoto: e.decision?.personID.map { source.photo(person: $0) != nil } ?? false) {
-            return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "entry", json: jsonText(v)), board: Views.board(r, e).map { SSE.frame(id: r.seq, event: "decision", json: jsonText($0)) }, person: e.decision?.personID)
+            return Item(
+                seq: r.seq, live: SSE.frame(id: r.seq, event: "entry", json: jsonText(v)),
+                board: Views.board(r, e).map { SSE.frame(id: r.seq, event: "decision", json: jsonText($0)) }, person: e.decision?.personID)
         }
         if let v = Views.alarm(r, e) { return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "alarm", json: jsonText(v))) }
         if let v = Views.ack(r, e) { return Item(seq: r.seq, live: SSE.frame(id: r.seq, event: "ack", json: jsonText(v))) }
@@ -162,7 +164,8 @@ public final class LiveFeed: Sendable {
             var out: [String] = []
             let n = s.items.count
             // Items are in sequence order from `head`; find the first above `after` by bisection.
-            var lo = 0, hi = n
+            var lo = 0
+            var hi = n
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if s.items[(s.head + mid) % n].seq <= after { lo = mid + 1 } else { hi = mid }
@@ -185,7 +188,8 @@ public final class LiveFeed: Sendable {
         shared.withLock { s in
             guard seq > s.floor, seq <= s.covered else { return (false, nil) }
             let n = s.items.count
-            var lo = 0, hi = n
+            var lo = 0
+            var hi = n
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if s.items[(s.head + mid) % n].seq < seq { lo = mid + 1 } else { hi = mid }

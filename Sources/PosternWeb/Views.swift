@@ -117,8 +117,9 @@ enum Views {
     static func alarm(_ r: LiveRecord, _ e: GateEvent) -> Alarm? {
         guard e.kind == .alert, let kind = e.alert else { return nil }
         let t = alertTexts[kind] ?? (kind, kind)
-        return Alarm(seq: r.seq, time: time(r.wallNs), alert: kind, textZh: t.0, textEn: t.1, lane: e.lane ?? "",
-                     detail: impersonalAlerts.contains(kind) ? (e.message ?? "") : "", late: r.late)
+        return Alarm(
+            seq: r.seq, time: time(r.wallNs), alert: kind, textZh: t.0, textEn: t.1, lane: e.lane ?? "",
+            detail: impersonalAlerts.contains(kind) ? (e.message ?? "") : "", late: r.late)
     }
 
     /// An operator's acknowledgement of an alarm, as the log records it.
@@ -137,11 +138,12 @@ enum Views {
 
     static func board(_ r: LiveRecord, _ e: GateEvent) -> Board? {
         guard e.kind == .passage, let d = e.decision, !r.late else { return nil }
-        let (zh, en) = switch d.outcome {
-        case .admit: ("体温正常，请通行", "Temperature normal, please pass")
-        case .retest: ("请重新测量", "Please measure again")
-        case .deny: ("禁止通行", "Entry refused")
-        }
+        let (zh, en) =
+            switch d.outcome {
+            case .admit: ("体温正常，请通行", "Temperature normal, please pass")
+            case .retest: ("请重新测量", "Please measure again")
+            case .deny: ("禁止通行", "Entry refused")
+            }
         return Board(seq: r.seq, time: time(r.wallNs), lane: e.lane ?? "", outcome: d.outcome.rawValue, temp: temp(e), instructionZh: zh, instructionEn: en)
     }
 }

@@ -32,7 +32,10 @@ public final class WebMetrics: Sendable {
     /// histogram buckets suited to a gate (100 µs … 5 s).
     public func factory() -> PrometheusMetricsFactory {
         var f = PrometheusMetricsFactory(registry: registry)
-        let buckets: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+        let buckets: [Duration] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
         f.defaultDurationHistogramBuckets = buckets
         return f
     }
@@ -48,14 +51,21 @@ public final class WebMetrics: Sendable {
             switch e.kind {
             case .passage:
                 guard let d = e.decision else { continue }
-                registry.makeCounter(descriptor: .named("postern_passages_total", "Passages decided, by lane, direction, outcome and reason."), labels: [("lane", e.lane ?? ""), ("direction", e.direction?.rawValue ?? ""), ("outcome", d.outcome.rawValue), ("reason", d.reason.rawValue)]).increment()
+                registry.makeCounter(
+                    descriptor: .named("postern_passages_total", "Passages decided, by lane, direction, outcome and reason."),
+                    labels: [
+                        ("lane", e.lane ?? ""), ("direction", e.direction?.rawValue ?? ""), ("outcome", d.outcome.rawValue), ("reason", d.reason.rawValue),
+                    ]
+                ).increment()
             case .alert:
-                registry.makeCounter(descriptor: .named("postern_alarms_raised_total", "Alerts raised, by kind."), labels: [("alert", e.alert ?? "")]).increment()
+                registry.makeCounter(descriptor: .named("postern_alarms_raised_total", "Alerts raised, by kind."), labels: [("alert", e.alert ?? "")])
+                    .increment()
             case .system where e.action == Views.ackAction:
                 registry.makeCounter(descriptor: .named("postern_alarms_acknowledged_total", "Alarms acknowledged by an operator.")).increment()
             case .deviceState:
                 guard let dev = e.device else { continue }
-                registry.makeGauge(descriptor: .named("postern_device_connected", "1 while the device is connected."), labels: [("device", dev)]).set(Int64(e.message?.hasPrefix("connected") == true ? 1 : 0))
+                registry.makeGauge(descriptor: .named("postern_device_connected", "1 while the device is connected."), labels: [("device", dev)]).set(
+                    Int64(e.message?.hasPrefix("connected") == true ? 1 : 0))
             case .deviceFault:
                 guard let dev = e.device else { continue }
                 registry.makeCounter(descriptor: .named("postern_device_faults_total", "Device faults recorded."), labels: [("device", dev)]).increment()

@@ -234,7 +234,9 @@ public final class WebServer: Sendable {
     }
 
     static func basicAuth(_ req: Request) -> (String, String)? {
-        guard let h = req.headers[.authorization], h.hasPrefix("Basic "), let d = Data(base64Encoded: String(h.dropFirst(6))), let s = String(data: d, encoding: .utf8), let colon = s.firstIndex(of: ":") else { return nil }
+        guard let h = req.headers[.authorization], h.hasPrefix("Basic "), let d = Data(base64Encoded: String(h.dropFirst(6))),
+            let s = String(data: d, encoding: .utf8), let colon = s.firstIndex(of: ":")
+        else { return nil }
         return (String(s[..<colon]), String(s[s.index(after: colon)...]))
     }
 
@@ -261,7 +263,8 @@ public final class WebServer: Sendable {
         guard let pre = req.cookies["postern_login"]?.value, Sessions.same(form["csrf"] ?? "", pre) else {
             return loginPage(req, error: "页面已过期，请重新登录 The page expired: log in again", status: .forbidden)
         }
-        let user = form["user"] ?? "", pass = form["password"] ?? ""
+        let user = form["user"] ?? ""
+        let pass = form["password"] ?? ""
         guard AccountFile.validName(user), let a = accounts.verify(name: user, password: pass) else {
             limiter.failed(client)
             metrics.login(ok: false)
@@ -308,10 +311,17 @@ public final class WebServer: Sendable {
         c["alarms"] = st.openAlarms.map { a -> [String: Any] in
             ["seq": String(a.seq), "time": a.time, "lane": a.lane, "textZh": a.textZh, "textEn": a.textEn, "detail": a.detail, "ack": s.role.acknowledges]
         }
-        c["lanes"] = st.laneList.map { l -> [String: Any] in ["lane": l.lane, "inAdmit": l.inAdmit, "inDeny": l.inDeny, "outAdmit": l.outAdmit, "outDeny": l.outDeny, "retests": l.retests] }
-        c["devices"] = st.deviceList.map { d -> [String: Any] in ["device": d.device, "state": d.state, "since": d.since, "faultsToday": d.faultsToday, "lastReading": d.lastReading] }
+        c["lanes"] = st.laneList.map { l -> [String: Any] in
+            ["lane": l.lane, "inAdmit": l.inAdmit, "inDeny": l.inDeny, "outAdmit": l.outAdmit, "outDeny": l.outDeny, "retests": l.retests]
+        }
+        c["devices"] = st.deviceList.map { d -> [String: Any] in
+            ["device": d.device, "state": d.state, "since": d.since, "faultsToday": d.faultsToday, "lastReading": d.lastReading]
+        }
         if let seven = try? source.sevenCounts(day: LiveFeed.today(), now: Timestamp(Date().timeIntervalSince1970)) {
-            c["seven"] = ["households": seven.households, "rentalHouseholds": seven.rentalHouseholds, "hubei": seven.hubei, "wuhan": seven.wuhan, "otherOutsiders": seven.otherOutsiders, "returnees": seven.returnees, "inIsolation": seven.inIsolation]
+            c["seven"] = [
+                "households": seven.households, "rentalHouseholds": seven.rentalHouseholds, "hubei": seven.hubei, "wuhan": seven.wuhan,
+                "otherOutsiders": seven.otherOutsiders, "returnees": seven.returnees, "inIsolation": seven.inIsolation,
+            ]
         }
         c["clockClass"] = st.clockUnsynced ? "clock-unsynced" : "clock-ok"
         c["clockText"] = st.clockUnsynced ? "时钟未同步 clock NOT synchronised" : "时钟已同步 clock synchronised"
@@ -331,7 +341,10 @@ public final class WebServer: Sendable {
         let st = feed.state
         var seven: [String: Int] = [:]
         if let s = try? source.sevenCounts(day: LiveFeed.today(), now: Timestamp(Date().timeIntervalSince1970)) {
-            seven = ["households": s.households, "rentalHouseholds": s.rentalHouseholds, "hubei": s.hubei, "wuhan": s.wuhan, "otherOutsiders": s.otherOutsiders, "returnees": s.returnees, "inIsolation": s.inIsolation, "passagesIn": s.passagesIn, "passagesOut": s.passagesOut, "feverAlerts": s.feverAlerts]
+            seven = [
+                "households": s.households, "rentalHouseholds": s.rentalHouseholds, "hubei": s.hubei, "wuhan": s.wuhan, "otherOutsiders": s.otherOutsiders,
+                "returnees": s.returnees, "inIsolation": s.inIsolation, "passagesIn": s.passagesIn, "passagesOut": s.passagesOut, "feverAlerts": s.feverAlerts,
+            ]
         }
         return Summary(lanes: st.laneList, devices: st.deviceList, seven: seven, clockUnsynced: st.clockUnsynced, openAlarms: st.alarms.count, seq: st.lastSeq)
     }
@@ -351,7 +364,8 @@ public final class WebServer: Sendable {
         c["count"] = rows.count
         c["rows"] = rows.map { r -> [String: Any] in
             [
-                "seq": String(r.seq), "time": r.time, "clockUnsynced": r.clockUnsynced, "lane": r.lane, "direction": r.direction, "name": r.name, "idNumber": r.idNumber,
+                "seq": String(r.seq), "time": r.time, "clockUnsynced": r.clockUnsynced, "lane": r.lane, "direction": r.direction, "name": r.name,
+                "idNumber": r.idNumber,
                 "temperature": r.temperature, "outcome": r.outcome,
                 "outcomeText": Outcome(rawValue: r.outcome).map { ReasonText.outcome($0, .zh) + " " + ReasonText.outcome($0, .en) } ?? r.outcome,
                 "reasonText": Reason(rawValue: r.reason).map { ReasonText.text($0, .zh) + " / " + ReasonText.text($0, .en) } ?? r.reason, "staff": r.staff,
@@ -391,7 +405,10 @@ public final class WebServer: Sendable {
         c["error"] = error as Any
         c["staff"] = try source.staff().sorted { $0.id < $1.id }.map { st -> [String: Any] in
             let d = b.roster.first { $0.staff == st.id }
-            return ["id": st.id, "name": st.name, "published": d != nil, "duty": d?.duty ?? st.role, "phone": d?.phone ?? "", "onDuty": d?.onDuty(today: LiveFeed.today()) ?? false]
+            return [
+                "id": st.id, "name": st.name, "published": d != nil, "duty": d?.duty ?? st.role, "phone": d?.phone ?? "",
+                "onDuty": d?.onDuty(today: LiveFeed.today()) ?? false,
+            ]
         }
         c["notices"] = b.notices.joined(separator: "\n")
         return Self.html(Templates.render("boardEdit", c))
@@ -403,7 +420,10 @@ public final class WebServer: Sendable {
         let onDuty = Set((form["onduty"] ?? "").split(separator: "\u{1F}").map(String.init))
         var b = BoardSettings()
         for st in staff.sorted(by: { $0.id < $1.id }) where published.contains(st.id) {
-            b.roster.append(.init(staff: st.id, duty: (form["duty.\(st.id)"] ?? st.role).trimmingCharacters(in: .whitespaces), phone: (form["phone.\(st.id)"] ?? "").trimmingCharacters(in: .whitespaces), onDutyDay: onDuty.contains(st.id) ? LiveFeed.today() : nil))
+            b.roster.append(
+                .init(
+                    staff: st.id, duty: (form["duty.\(st.id)"] ?? st.role).trimmingCharacters(in: .whitespaces),
+                    phone: (form["phone.\(st.id)"] ?? "").trimmingCharacters(in: .whitespaces), onDutyDay: onDuty.contains(st.id) ? LiveFeed.today() : nil))
         }
         b.notices = (form["notices"] ?? "").split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if let why = b.problem() { return try boardEditPage(s, error: why) }
@@ -421,7 +441,9 @@ public final class WebServer: Sendable {
     func photo(seq: UInt64) throws -> [UInt8]? {
         let w = feed.person(seq: seq)
         if w.inWindow { return w.person.flatMap { source.photo(person: $0) } }
-        guard seq > 0, let r = try source.reader(after: seq - 1).next(limit: 1).first, r.seq == seq, let e = r.event, e.kind == .passage, let person = e.decision?.personID else { return nil }
+        guard seq > 0, let r = try source.reader(after: seq - 1).next(limit: 1).first, r.seq == seq, let e = r.event, e.kind == .passage,
+            let person = e.decision?.personID
+        else { return nil }
         return source.photo(person: person)
     }
 
@@ -433,48 +455,53 @@ public final class WebServer: Sendable {
         h[.contentType] = "text/event-stream; charset=utf-8"
         h[.cacheControl] = "no-store"
         h[.init("X-Accel-Buffering")!] = "no"
-        let feed = self.feed, metrics = self.metrics, heartbeat = options.heartbeatSeconds, head = source.head()
-        return Response(status: .ok, headers: h, body: ResponseBody { writer in
-            let (token, wake) = feed.subscribe()
-            defer { feed.unsubscribe(token) }
-            var pos = min(start, head)
-            var lastWrite = ContinuousClock.now
-            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-            var iterator = wake.makeAsyncIterator()
-            // A viewer behind the window reads the source with a reader of its own, kept until it
-            // reaches the window.
-            var behind: (any LiveReader)?
-            while true {
-                var frames: [String]
-                if let (f, upTo) = feed.frames(after: pos, board: board) {
-                    behind = nil
-                    frames = f
-                    pos = upTo
-                } else {
-                    if behind == nil { behind = try feed.source.reader(after: pos) }
-                    let (f, upTo) = try feed.catchUp(reader: behind!, after: pos, board: board)
-                    frames = f
-                    if upTo == pos && f.isEmpty {
-                        try await Task.sleep(for: .milliseconds(50))
+        let feed = self.feed
+        let metrics = self.metrics
+        let heartbeat = options.heartbeatSeconds
+        let head = source.head()
+        return Response(
+            status: .ok, headers: h,
+            body: ResponseBody { writer in
+                let (token, wake) = feed.subscribe()
+                defer { feed.unsubscribe(token) }
+                var pos = min(start, head)
+                var lastWrite = ContinuousClock.now
+                try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+                var iterator = wake.makeAsyncIterator()
+                // A viewer behind the window reads the source with a reader of its own, kept until it
+                // reaches the window.
+                var behind: (any LiveReader)?
+                while true {
+                    var frames: [String]
+                    if let (f, upTo) = feed.frames(after: pos, board: board) {
+                        behind = nil
+                        frames = f
+                        pos = upTo
+                    } else {
+                        if behind == nil { behind = try feed.source.reader(after: pos) }
+                        let (f, upTo) = try feed.catchUp(reader: behind!, after: pos, board: board)
+                        frames = f
+                        if upTo == pos && f.isEmpty {
+                            try await Task.sleep(for: .milliseconds(50))
+                            continue
+                        }
+                        pos = upTo
+                    }
+                    if !frames.isEmpty {
+                        try await writer.write(ByteBuffer(string: frames.joined()))
+                        metrics.deliveredFrames(frames.count)
+                        lastWrite = .now
                         continue
                     }
-                    pos = upTo
+                    if ContinuousClock.now - lastWrite >= .seconds(heartbeat) {
+                        try await writer.write(ByteBuffer(string: SSE.heartbeat))
+                        lastWrite = .now
+                    }
+                    if feed.stopped { break }
+                    guard await iterator.next() != nil else { break }
                 }
-                if !frames.isEmpty {
-                    try await writer.write(ByteBuffer(string: frames.joined()))
-                    metrics.deliveredFrames(frames.count)
-                    lastWrite = .now
-                    continue
-                }
-                if ContinuousClock.now - lastWrite >= .seconds(heartbeat) {
-                    try await writer.write(ByteBuffer(string: SSE.heartbeat))
-                    lastWrite = .now
-                }
-                if feed.stopped { break }
-                guard await iterator.next() != nil else { break }
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     // MARK: responses
@@ -509,7 +536,8 @@ struct SecurityHeaders: RouterMiddleware {
     typealias Context = WebContext
     func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
         var r = try await next(request, context)
-        r.headers[.contentSecurityPolicy] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+        r.headers[.contentSecurityPolicy] =
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
         r.headers[.xContentTypeOptions] = "nosniff"
         r.headers[.init("Referrer-Policy")!] = "no-referrer"
         r.headers[.init("X-Frame-Options")!] = "DENY"

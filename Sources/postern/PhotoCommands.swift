@@ -50,11 +50,23 @@ enum PhotoInput {
             let shown = Printable.escaped(name)
             let ext = (name as NSString).pathExtension.lowercased()
             let id = (name as NSString).deletingPathExtension
-            guard extensions.contains(ext) else { errors.append("\(dir)/\(shown): not a photo name (PERSON.jpg, .jpeg or .png)"); continue }
-            guard PersonID.isValid(id) else { errors.append("\(dir)/\(shown): \"\(Printable.escaped(id))\" is not a valid person id (\(PersonID.rule))"); continue }
-            if let other = seen[id] { errors.append("\(dir)/\(shown): a second photo for \(id) (also \(Printable.escaped(other)))"); continue }
+            guard extensions.contains(ext) else {
+                errors.append("\(dir)/\(shown): not a photo name (PERSON.jpg, .jpeg or .png)")
+                continue
+            }
+            guard PersonID.isValid(id) else {
+                errors.append("\(dir)/\(shown): \"\(Printable.escaped(id))\" is not a valid person id (\(PersonID.rule))")
+                continue
+            }
+            if let other = seen[id] {
+                errors.append("\(dir)/\(shown): a second photo for \(id) (also \(Printable.escaped(other)))")
+                continue
+            }
             seen[id] = name
-            guard try known(id) else { errors.append("\(dir)/\(shown): no registered person \(id)"); continue }
+            guard try known(id) else {
+                errors.append("\(dir)/\(shown): no registered person \(id)")
+                continue
+            }
             switch load(dir + "/" + name) {
             case .success(let p): photos.append((id, p))
             case .failure(let e): errors.append("\(dir)/\(shown): \(Printable.escaped(e.description))")
@@ -69,17 +81,22 @@ enum PhotoInput {
 }
 
 struct PhotoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "photo", abstract: "A person's photo (printed on the pass, shown to the guard).", subcommands: [Set.self])
+    static let configuration = CommandConfiguration(
+        commandName: "photo", abstract: "A person's photo (printed on the pass, shown to the guard).", subcommands: [Set.self])
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set PERSON's photo from a JPEG or PNG (re-encoded to at most \(Photo.maxWidth)×\(Photo.maxHeight); nothing of the file is kept as given).")
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Set PERSON's photo from a JPEG or PNG (re-encoded to at most \(Photo.maxWidth)×\(Photo.maxHeight); nothing of the file is kept as given).")
         @OptionGroup var global: GlobalOptions
         @Argument var person: String
         @Argument var file: String
         func run() async throws {
             try await guarded {
                 let a = try Admin(dataDir: global.dataDir)
-                guard PersonID.isValid(person), try a.store.personKind(person) != nil else { throw Exit.invalid("no registered person \(Printable.escaped(person))") }
+                guard PersonID.isValid(person), try a.store.personKind(person) != nil else {
+                    throw Exit.invalid("no registered person \(Printable.escaped(person))")
+                }
                 switch PhotoInput.load(file) {
                 case .failure(let e): throw Exit.invalid("\(Printable.escaped(file)): \(Printable.escaped(e.description)); nothing changed")
                 case .success(let p):

@@ -8,16 +8,19 @@ import PosternWeb
 import ServiceLifecycle
 
 struct WebCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "web", abstract: "The operators' web front (live view, board, ledger, metrics).", subcommands: [Passwd.self])
+    static let configuration = CommandConfiguration(
+        commandName: "web", abstract: "The operators' web front (live view, board, ledger, metrics).", subcommands: [Passwd.self])
 
     struct Passwd: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a web account's password (bcrypt) and role; the local admin by default.", discussion: """
-            Roles: admin (everything, board settings), guard (live view with photos, acknowledges
-            alarms), viewer (live view and counts, masked names, no photos), metrics (/metrics only,
-            HTTP Basic). The password is read from the terminal (twice) or, with --password-stdin,
-            one line from standard input. Accounts live in DATA/web-users (0600) unless the
-            config's [web] users_file says otherwise.
-            """)
+        static let configuration = CommandConfiguration(
+            abstract: "Set a web account's password (bcrypt) and role; the local admin by default.",
+            discussion: """
+                Roles: admin (everything, board settings), guard (live view with photos, acknowledges
+                alarms), viewer (live view and counts, masked names, no photos), metrics (/metrics only,
+                HTTP Basic). The password is read from the terminal (twice) or, with --password-stdin,
+                one line from standard input. Accounts live in DATA/web-users (0600) unless the
+                config's [web] users_file says otherwise.
+                """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Account name (1–32 of a-z A-Z 0-9 . _ -).") var user: String = "admin"
         @Option(name: .long, help: "admin, guard, viewer or metrics") var role: String = "admin"
@@ -36,7 +39,9 @@ struct WebCommand: AsyncParsableCommand {
                 if passwordStdin {
                     password = readLine(strippingNewline: true) ?? ""
                 } else {
-                    guard let a = getpass("password for \(user): ").map({ String(cString: $0) }), let b = getpass("again: ").map({ String(cString: $0) }) else { throw Exit.io("no terminal to read a password from (use --password-stdin)") }
+                    guard let a = getpass("password for \(user): ").map({ String(cString: $0) }), let b = getpass("again: ").map({ String(cString: $0) }) else {
+                        throw Exit.io("no terminal to read a password from (use --password-stdin)")
+                    }
                     guard a == b else { throw Exit.invalid("the passwords differ; nothing changed") }
                     password = a
                 }

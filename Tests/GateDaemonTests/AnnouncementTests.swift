@@ -3,6 +3,7 @@ import Foundation
 import GateCore
 import GateTestSupport
 import Testing
+
 @testable import GateDaemon
 
 /// 宣传广播: scheduled announcements between passages, never over the gate.
@@ -33,7 +34,10 @@ struct AnnouncementTests {
     @Test("config: at must be HH:MM; a file or a text, not both")
     func config() throws {
         let base = Harness.configText(dir: "/tmp/x")
-        let good = try KioskConfig.parse(base + "\n[announcements]\nquiet_seconds = 5\n[[announcement]]\nat = \"08:00\"\ntext = \"外出必须戴口罩\"\n[[announcement]]\nat = \"18:30\"\nfile = \"/usr/share/postern/notice.wav\"\n")
+        let good = try KioskConfig.parse(
+            base
+                + "\n[announcements]\nquiet_seconds = 5\n[[announcement]]\nat = \"08:00\"\ntext = \"外出必须戴口罩\"\n[[announcement]]\nat = \"18:30\"\nfile = \"/usr/share/postern/notice.wav\"\n"
+        )
         #expect(good.announcements.items == [Announcement(minute: 480, text: "外出必须戴口罩"), Announcement(minute: 1110, file: "/usr/share/postern/notice.wav")])
         #expect(good.announcements.quietSeconds == 5)
         for bad in ["at = \"8:00\"\ntext = \"x\"", "at = \"08:00\"", "at = \"08:00\"\ntext = \"x\"\nfile = \"y\""] {

@@ -5,6 +5,7 @@ import GateStore
 import GateTestSupport
 import Photos
 import Testing
+
 @testable import GateDaemon
 
 /// Photos through the real `postern` binary: folder import (all or nothing), `photo set`, cards
@@ -20,7 +21,8 @@ struct PhotoCLITests {
     func community() throws -> String {
         let dir = tempPath("photos")
         let csv = tempPath("photos.csv")
-        try "id,name,sex,id_number,building,unit,room\nr1,张伟,M,\(idn("15070219800101001")),1,1,101\nr2,李娜,F,\(idn("15070219820202002")),1,1,101\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        try "id,name,sex,id_number,building,unit,room\nr1,张伟,M,\(idn("15070219800101001")),1,1,101\nr2,李娜,F,\(idn("15070219820202002")),1,1,101\n".write(
+            toFile: csv, atomically: true, encoding: .utf8)
         #expect(try run(["residents", "import", csv], dir).status == 0)
         return dir
     }
@@ -36,7 +38,10 @@ struct PhotoCLITests {
         mkfifo(bad + "/r1.jpg", 0o600)
         let r = try run(["residents", "import", bad], dir)
         #expect(r.status == 1)
-        for needle in ["r2.png: neither a JPEG nor a PNG", "nobody.png: no registered person nobody", "notes.txt: not a photo name", "r1.jpg: not a regular file", "nothing imported"] {
+        for needle in [
+            "r2.png: neither a JPEG nor a PNG", "nobody.png: no registered person nobody", "notes.txt: not a photo name", "r1.jpg: not a regular file",
+            "nothing imported",
+        ] {
             #expect(r.stderr.contains(needle), "\(needle) in \(r.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/photos/r1.jpg"))

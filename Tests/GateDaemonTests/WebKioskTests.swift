@@ -9,6 +9,7 @@ import Metrics
 import Photos
 import PosternWeb
 import Testing
+
 @testable import GateDaemon
 
 /// The web front on a real kiosk: simulated devices on ptys, the real log, the HTTP server on a
@@ -40,10 +41,14 @@ struct WebKioskTests {
         let h = try Harness(dir: dir, extraServices: [KioskWeb.service(options: o, metrics: metrics, logger: logger, server: { box.set($0) })])
         try await h.ready()
         let photo = try Photo.normalise(try Photo.encode(rgb: Photo.sample(seed: 1), width: 240, height: 320, png: false))
-        try h.admin.store.setPhotos([("r1", photo.jpeg, PhotoRecord(person: "r1", sha256: photo.sha256, bytes: photo.jpeg.count, width: photo.width, height: photo.height))], actor: "test")
+        try h.admin.store.setPhotos(
+            [("r1", photo.jpeg, PhotoRecord(person: "r1", sha256: photo.sha256, bytes: photo.jpeg.count, width: photo.width, height: photo.height))],
+            actor: "test")
         let end = Date().addingTimeInterval(10)
         while box.get()?.url == nil, Date() < end { try await Task.sleep(for: .milliseconds(20)) }
-        guard let web = box.get(), let url = web.url, let port = Int(url.split(separator: ":").last!) else { throw Kiosk.StartError(message: "web never listened") }
+        guard let web = box.get(), let url = web.url, let port = Int(url.split(separator: ":").last!) else {
+            throw Kiosk.StartError(message: "web never listened")
+        }
         return (h, port, web)
     }
 
@@ -63,7 +68,10 @@ struct WebKioskTests {
         h.thermoIn.present(celsius: 36.5)
         var entry: SSETestStream.Event?
         while let e = try await stream.nextEvent(timeout: 8) {
-            if e.event == "entry" { entry = e; break }
+            if e.event == "entry" {
+                entry = e
+                break
+            }
         }
         let got = try #require(entry)
         let elapsed = Date().timeIntervalSince(t0)
@@ -86,7 +94,10 @@ struct WebKioskTests {
         h.thermoIn.present(celsius: 38.5)
         var alarm: SSETestStream.Event?
         while let e = try await stream.nextEvent(timeout: 10) {
-            if e.event == "alarm" { alarm = e; break }
+            if e.event == "alarm" {
+                alarm = e
+                break
+            }
         }
         let a = try #require(alarm)
         #expect(a.data.contains("\"alert\":\"fever\""))
@@ -99,7 +110,10 @@ struct WebKioskTests {
         #expect(ack.status == 200, "\(ack.text)")
         var acked: SSETestStream.Event?
         while let e = try await stream.nextEvent(timeout: 5) {
-            if e.event == "ack" { acked = e; break }
+            if e.event == "ack" {
+                acked = e
+                break
+            }
         }
         #expect(acked?.data.contains("\"by\":\"guard1\"") == true)
         #expect(acked?.data.contains("\"ackOf\":\(a.id!)") == true)
@@ -125,8 +139,11 @@ struct WebKioskTests {
         let basic = Data("prom:\(Self.password)".utf8).base64EncodedString()
         let m = try await HTTPTestClient.fetch(port: port, "GET", "/metrics", headers: [("Authorization", "Basic " + basic)])
         #expect(m.status == 200)
-        for name in ["postern_passages_total{", "lane=\"in\"", "outcome=\"admit\"", "reason=\"ok\"", "postern_device_connected{device=\"thermo-in\"} 1", "process_resident_memory_bytes", "postern_log_batches", "postern_log_durable_seq", "postern_web_viewers",
-                     "postern_decision_seconds_bucket", "postern_scan_to_relay_seconds_bucket", "postern_log_append_seconds_bucket"] {
+        for name in [
+            "postern_passages_total{", "lane=\"in\"", "outcome=\"admit\"", "reason=\"ok\"", "postern_device_connected{device=\"thermo-in\"} 1",
+            "process_resident_memory_bytes", "postern_log_batches", "postern_log_durable_seq", "postern_web_viewers",
+            "postern_decision_seconds_bucket", "postern_scan_to_relay_seconds_bucket", "postern_log_append_seconds_bucket",
+        ] {
             #expect(m.text.contains(name), "\(name)")
         }
         let wrong = Data("prom:nope-nope-nope".utf8).base64EncodedString()
@@ -137,6 +154,14 @@ struct WebKioskTests {
 final class ServerBox: @unchecked Sendable {
     let lock = NSLock()
     var server: WebServer?
-    func set(_ s: WebServer) { lock.lock(); server = s; lock.unlock() }
-    func get() -> WebServer? { lock.lock(); defer { lock.unlock() }; return server }
+    func set(_ s: WebServer) {
+        lock.lock()
+        server = s
+        lock.unlock()
+    }
+    func get() -> WebServer? {
+        lock.lock()
+        defer { lock.unlock() }
+        return server
+    }
 }

@@ -59,11 +59,14 @@ final class MemorySource: LiveSource, @unchecked Sendable {
     func sevenCounts(day: String, now: Timestamp) throws -> SevenCounts { SevenCounts() }
     func staff() throws -> [Staff] { staffList }
 
-    static func passage(_ name: String, person: String = "r1", outcome: Outcome = .admit, reason: Reason = .ok, lane: String = "in", temp: Double = 36.5) -> GateEvent {
+    static func passage(_ name: String, person: String = "r1", outcome: Outcome = .admit, reason: Reason = .ok, lane: String = "in", temp: Double = 36.5)
+        -> GateEvent
+    {
         var e = GateEvent(kind: .passage, at: Date().timeIntervalSince1970)
         e.lane = lane
         e.direction = lane == "in" ? .in : .out
-        e.decision = Decision(outcome: outcome, reason: reason, personID: person, personKind: .resident, personName: name, household: "h1", passID: "p1", temperature: temp)
+        e.decision = Decision(
+            outcome: outcome, reason: reason, personID: person, personKind: .resident, personName: name, household: "h1", passID: "p1", temperature: temp)
         e.readings = [Reading(celsius: temp, ambient: nil, device: "thermo-in", at: 0)]
         return e
     }

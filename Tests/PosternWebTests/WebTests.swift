@@ -9,13 +9,17 @@ import Testing
 struct WebTests {
     /// The ids of the shown events, in order, as the stream must deliver them.
     static func shown(_ s: MemorySource) -> [String] {
-        s.records.withLock { $0.filter { r in
-            guard let e = r.event else { return false }
-            return e.kind == .passage || e.kind == .alert
-        }.map { String($0.seq) } }
+        s.records.withLock {
+            $0.filter { r in
+                guard let e = r.event else { return false }
+                return e.kind == .passage || e.kind == .alert
+            }.map { String($0.seq) }
+        }
     }
 
-    @Test("Last-Event-ID resume over about 80 random disconnects while events keep coming: every event once, in order (window of 16, so most resumes read the source)")
+    @Test(
+        "Last-Event-ID resume over about 80 random disconnects while events keep coming: every event once, in order (window of 16, so most resumes read the source)"
+    )
     func resumeRandomDisconnects() async throws {
         let src = MemorySource()
         let server = try await TestServer(src) { $0.windowEvents = 16 }
@@ -65,8 +69,14 @@ struct WebTests {
 
     func producerDone(_ t: Task<Void, any Error>) async -> Bool {
         await withTaskGroup(of: Bool.self) { g in
-            g.addTask { _ = try? await t.value; return true }
-            g.addTask { try? await Task.sleep(for: .milliseconds(1)); return false }
+            g.addTask {
+                _ = try? await t.value
+                return true
+            }
+            g.addTask {
+                try? await Task.sleep(for: .milliseconds(1))
+                return false
+            }
             let first = await g.next()!
             g.cancelAll()
             return first
@@ -158,7 +168,9 @@ struct WebTests {
         #expect(try await admin.post("/alarms/\(alarm)/ack", csrf: other.csrf).status == 403)
         #expect(try await admin.post("/alarms/\(alarm)/ack", csrf: admin.csrf).status == 200)
         // Login without the login page's cookie (a cross-site login form) is refused.
-        let r = try await HTTPTestClient.fetch(port: server.port, "POST", "/login", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: HTTPTestClient.formBody([("csrf", "x"), ("user", "admin1"), ("password", TestServer.password)]))
+        let r = try await HTTPTestClient.fetch(
+            port: server.port, "POST", "/login", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: HTTPTestClient.formBody([("csrf", "x"), ("user", "admin1"), ("password", TestServer.password)]))
         #expect(r.status == 403)
         #expect(try await admin.post("/logout", csrf: nil, form: [("csrf", admin.csrf)]).status == 303)
         #expect(try await admin.get("/live").status == 303)
@@ -172,7 +184,11 @@ struct WebTests {
         src.staffList = [Staff(id: "s1", name: "<img src=x onerror=alert(2)>", role: "cadre", idNumber: "x")]
         src.add(MemorySource.passage(evil))
         src.add(MemorySource.alert("device_missing", message: "thermo-in: " + evil))
-        src.ledgerRows = [LedgerRow(seq: 1, time: "08:00:00", lane: "<b>in</b>", direction: "in", name: "<script>x</script>", idNumber: "", pass: "", temperature: "36.5", outcome: "admit", reason: "ok", staff: "", clockUnsynced: false)]
+        src.ledgerRows = [
+            LedgerRow(
+                seq: 1, time: "08:00:00", lane: "<b>in</b>", direction: "in", name: "<script>x</script>", idNumber: "", pass: "", temperature: "36.5",
+                outcome: "admit", reason: "ok", staff: "", clockUnsynced: false)
+        ]
         let server = try await TestServer(src)
         let admin = try await server.login("admin1")
         let live = try await admin.get("/live")
@@ -181,7 +197,12 @@ struct WebTests {
         let ledger = try await admin.get("/ledger")
         #expect(!ledger.text.contains("<script>x") && !ledger.text.contains("<b>in</b>"))
         #expect(ledger.text.contains("&lt;b&gt;in&lt;/b&gt;"))
-        let edit = try await admin.post("/board/edit", csrf: nil, form: [("csrf", admin.csrf), ("publish", "s1"), ("duty.s1", "社区干部"), ("phone.s1", "0470-1234567"), ("onduty", "s1"), ("notices", "外出戴口罩\n<script>alert(3)</script>")])
+        let edit = try await admin.post(
+            "/board/edit", csrf: nil,
+            form: [
+                ("csrf", admin.csrf), ("publish", "s1"), ("duty.s1", "社区干部"), ("phone.s1", "0470-1234567"), ("onduty", "s1"),
+                ("notices", "外出戴口罩\n<script>alert(3)</script>"),
+            ])
         #expect(edit.status == 303)
         let board = try await HTTPTestClient.fetch(port: server.port, "GET", "/board")
         #expect(!board.text.contains("<script>alert(3)") && !board.text.contains("<img src=x"))
@@ -218,12 +239,23 @@ struct WebTests {
     @Test("the board: roster and notices shown, the last decision updates live, and no personal data of the person passing in its HTML or stream")
     func board() async throws {
         let src = MemorySource()
-        src.staffList = [Staff(id: "s1", name: "陈主任", role: "cadre", idNumber: "150702197007070079"), Staff(id: "s2", name: "刘警官", role: "police", idNumber: "150702197108080082")]
+        src.staffList = [
+            Staff(id: "s1", name: "陈主任", role: "cadre", idNumber: "150702197007070079"),
+            Staff(id: "s2", name: "刘警官", role: "police", idNumber: "150702197108080082"),
+        ]
         let name = "张伟国"
         src.add(MemorySource.passage(name, person: "r-1-1-101", outcome: .deny, reason: .quarantined, lane: "out", temp: 36.6))
-        let server = try await TestServer(src) { $0.community = "幸福里小区"; $0.notices = ["外出必须戴口罩"] }
+        let server = try await TestServer(src) {
+            $0.community = "幸福里小区"
+            $0.notices = ["外出必须戴口罩"]
+        }
         let admin = try await server.login("admin1")
-        _ = try await admin.post("/board/edit", csrf: nil, form: [("csrf", admin.csrf), ("publish", "s1"), ("duty.s1", "社区干部"), ("phone.s1", "13800000001"), ("onduty", "s1"), ("publish", "s2"), ("duty.s2", "社区民警"), ("phone.s2", "110"), ("notices", "外出必须戴口罩")])
+        _ = try await admin.post(
+            "/board/edit", csrf: nil,
+            form: [
+                ("csrf", admin.csrf), ("publish", "s1"), ("duty.s1", "社区干部"), ("phone.s1", "13800000001"), ("onduty", "s1"), ("publish", "s2"),
+                ("duty.s2", "社区民警"), ("phone.s2", "110"), ("notices", "外出必须戴口罩"),
+            ])
         let page = try await HTTPTestClient.fetch(port: server.port, "GET", "/board")
         for want in ["非本小区人员禁止入内", "幸福里小区", "陈主任", "社区干部", "13800000001", "刘警官", "社区民警", "今日值班", "外出必须戴口罩", "禁止通行", "36.6"] {
             #expect(page.text.contains(want), "\(want)")
@@ -253,7 +285,6 @@ struct WebTests {
     }
 }
 
-
 @Suite("Web front: hostile requests and TLS", .serialized)
 struct HostileWebTests {
     @Test("oversized bodies, broken encodings, absurd ids, traversal and huge headers get a 4xx, and the server keeps serving")
@@ -263,12 +294,16 @@ struct HostileWebTests {
         src.add(MemorySource.passage("张三"))
         let server = try await TestServer(src)
         let p = server.port
-        let big = try await HTTPTestClient.fetch(port: p, "POST", "/login", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: [UInt8](repeating: 0x61, count: 1 << 20))
+        let big = try await HTTPTestClient.fetch(
+            port: p, "POST", "/login", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: [UInt8](repeating: 0x61, count: 1 << 20))
         #expect((400..<500).contains(big.status), "\(big.status)")
         let (s, odd) = try await WebTestSession.login(port: p, user: "%ZZ%", password: "%")
         #expect(s == nil && odd.status == 401)
         let guardS = try await server.login("guard1")
-        for path in ["/photo/abc", "/photo/0", "/photo/18446744073709551615", "/photo/99999999999999999999999", "/photo/-1", "/assets/..%2F..%2Fetc%2Fpasswd", "/assets/../../etc/passwd", "/nothing"] {
+        for path in [
+            "/photo/abc", "/photo/0", "/photo/18446744073709551615", "/photo/99999999999999999999999", "/photo/-1", "/assets/..%2F..%2Fetc%2Fpasswd",
+            "/assets/../../etc/passwd", "/nothing",
+        ] {
             let r = try await guardS.get(path)
             #expect(r.status == 404, "\(path): \(r.status)")
         }
@@ -282,7 +317,8 @@ struct HostileWebTests {
         src.add(MemorySource.passage("李四"))
         #expect(try await s2.nextEvent(timeout: 5)?.id == "2")
         s2.cut()
-        let junkCookie = try await HTTPTestClient.fetch(port: p, "GET", "/live/stream", headers: [("Cookie", String(repeating: "postern_session=\u{7F}x; ", count: 300))])
+        let junkCookie = try await HTTPTestClient.fetch(
+            port: p, "GET", "/live/stream", headers: [("Cookie", String(repeating: "postern_session=\u{7F}x; ", count: 300))])
         #expect(junkCookie.status == 401 || (400..<500).contains(junkCookie.status))
         let longPath = try await HTTPTestClient.fetch(port: p, "GET", "/" + String(repeating: "a", count: 20_000))
         #expect((400..<500).contains(longPath.status), "\(longPath.status)")
@@ -298,7 +334,9 @@ struct HostileWebTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let gen = Process()
         gen.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        gen.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        gen.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
+        ]
         gen.standardOutput = FileHandle.nullDevice
         gen.standardError = FileHandle.nullDevice
         try gen.run()

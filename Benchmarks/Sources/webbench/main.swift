@@ -7,8 +7,9 @@ import GateStore
 import KioskWeb
 import Logging
 import PosternWeb
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The web front's delivery figures on a real kiosk: passages through pty devices (ASCII
@@ -47,7 +48,8 @@ func rssMiB() -> Double { Double(WebMetrics.residentBytes()) / 1_048_576 }
 
 let admin = try Admin(dataDir: base)
 let idn = "150702198001010017"
-try admin.store.importResidents([Resident(id: "r1", name: "张伟", sex: .male, idNumber: idn, household: "h1", address: Address(building: "1", unit: "1", room: "1"))], actor: "bench")
+try admin.store.importResidents(
+    [Resident(id: "r1", name: "张伟", sex: .male, idNumber: idn, household: "h1", address: Address(building: "1", unit: "1", room: "1"))], actor: "bench")
 _ = try admin.generateKey(id: "k1", notBefore: 0)
 let pass = try admin.issuePass(person: "r1", days: 1, now: Timestamp(Date().timeIntervalSince1970) - 60).1
 try AccountFile(path: base + "/web-users").set(name: "bench", role: .guard, password: "bench-password", cost: 4)
@@ -137,7 +139,9 @@ let page = request("GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 let pre = cookie(page, "postern_login")!
 let csrf = String(page.components(separatedBy: "name=\"csrf\" value=\"")[1].prefix { $0 != "\"" })
 let body = "csrf=\(csrf)&user=bench&password=bench-password"
-let login = request("POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: \(pre)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+let login = request(
+    "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: \(pre)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+)
 guard let session = cookie(login, "postern_session") else { fatalError("login failed: \(login.prefix(200))") }
 
 /// Viewers: open streams, read on one thread with poll, note when each event id first arrives.
@@ -229,7 +233,9 @@ vs.open(1, after: start1, session: session)
 try await Task.sleep(for: .milliseconds(300))
 try await drive(passages)
 let one = try latencies(after: start1)
-print("| decision → SSE delivered, 1 viewer, \(one.events) passages: p50 / p99 / max | \(ms(pct(one.lat, 0.5))) / \(ms(pct(one.lat, 0.99))) / \(ms(pct(one.lat, 1))) | p99 ≤ 50 ms |")
+print(
+    "| decision → SSE delivered, 1 viewer, \(one.events) passages: p50 / p99 / max | \(ms(pct(one.lat, 0.5))) / \(ms(pct(one.lat, 0.99))) / \(ms(pct(one.lat, 1))) | p99 ≤ 50 ms |"
+)
 if one.missing > 0 { print("| … events not delivered | \(one.missing) | 0 |") }
 
 // 2. Many viewers.
@@ -245,8 +251,12 @@ try await drive(max(30, passages / 3))
 let many = try latencies(after: start2)
 let after = rssMiB()
 print("| \(viewers) concurrent viewers: opened in | \(String(format: "%.1f s", opened)) | – |")
-print("| decision → SSE delivered, \(viewers) viewers × \(many.events) passages: p50 / p99 / max | \(ms(pct(many.lat, 0.5))) / \(ms(pct(many.lat, 0.99))) / \(ms(pct(many.lat, 1))) | – (central goal 250 ms) |")
-print("| resident memory (server and these clients in one process): before viewers / with \(viewers) / after the passages | \(String(format: "%.0f / %.0f / %.0f MiB", before, withViewers, after)) (≈ \(String(format: "%.0f", (withViewers - before) * 1024 / Double(max(1, viewers - 1)))) KiB per viewer) | – |")
+print(
+    "| decision → SSE delivered, \(viewers) viewers × \(many.events) passages: p50 / p99 / max | \(ms(pct(many.lat, 0.5))) / \(ms(pct(many.lat, 0.99))) / \(ms(pct(many.lat, 1))) | – (central goal 250 ms) |"
+)
+print(
+    "| resident memory (server and these clients in one process): before viewers / with \(viewers) / after the passages | \(String(format: "%.0f / %.0f / %.0f MiB", before, withViewers, after)) (≈ \(String(format: "%.0f", (withViewers - before) * 1024 / Double(max(1, viewers - 1)))) KiB per viewer) | – |"
+)
 if many.missing > 0 { print("| … deliveries missing | \(many.missing) of \(many.events * viewers) | 0 |") }
 
 vs.lock.withLock { vs.running = false }
