@@ -46,6 +46,12 @@ struct WebCommand: AsyncParsableCommand {
                     password = a
                 }
                 do { try AccountFile(path: path).set(name: user, role: r, password: password) } catch let e as WebError { throw Exit.invalid(e.description) }
+                // Run as root for a daemon that runs as its own user: the file goes to the owner
+                // of the folder it is in (the data directory's user), still 0600.
+                var st = stat()
+                if getuid() == 0, stat((path as NSString).deletingLastPathComponent, &st) == 0, st.st_uid != 0 {
+                    chown(path, st.st_uid, st.st_gid)
+                }
                 out("\(user) (\(r.rawValue)) set in \(path)")
             }
         }
