@@ -368,7 +368,7 @@ public final class WebServer: Sendable {
                 "idNumber": r.idNumber,
                 "temperature": r.temperature, "outcome": r.outcome,
                 "outcomeText": Outcome(rawValue: r.outcome).map { ReasonText.outcome($0, .zh) + " " + ReasonText.outcome($0, .en) } ?? r.outcome,
-                "reasonText": Reason(rawValue: r.reason).map { ReasonText.text($0, .zh) + " / " + ReasonText.text($0, .en) } ?? r.reason, "staff": r.staff,
+                "reasonText": (Reason(rawValue: r.reason).map { ReasonText.text($0, .zh) + " / " + ReasonText.text($0, .en) } ?? r.reason) + (r.attempts > 1 ? " ×\(r.attempts)" : ""), "staff": r.staff,
             ]
         }
         return Self.html(Templates.render("ledger", c))

@@ -187,7 +187,10 @@ struct WebTests {
         src.ledgerRows = [
             LedgerRow(
                 seq: 1, time: "08:00:00", lane: "<b>in</b>", direction: "in", name: "<script>x</script>", idNumber: "", pass: "", temperature: "36.5",
-                outcome: "admit", reason: "ok", staff: "", clockUnsynced: false)
+                outcome: "admit", reason: "ok", staff: "", clockUnsynced: false),
+            LedgerRow(
+                seq: 2, time: "08:00:05", lane: "in", direction: "in", name: "", idNumber: "", pass: "", temperature: "",
+                outcome: "deny", reason: "malformed_credential", staff: "", clockUnsynced: false, attempts: 300),
         ]
         let server = try await TestServer(src)
         let admin = try await server.login("admin1")
@@ -197,6 +200,7 @@ struct WebTests {
         let ledger = try await admin.get("/ledger")
         #expect(!ledger.text.contains("<script>x") && !ledger.text.contains("<b>in</b>"))
         #expect(ledger.text.contains("&lt;b&gt;in&lt;/b&gt;"))
+        #expect(ledger.text.contains("×300"))  // a coalesced burst shows the attempts it stands for
         let edit = try await admin.post(
             "/board/edit", csrf: nil,
             form: [
