@@ -11,6 +11,9 @@ swift build --build-tests
 # they starve each other and time out. The whole Swift suite takes about a minute and a half.
 swift test --skip-build --no-parallel "$@"
 if [ $# -eq 0 ]; then
+  # The web front in headless Chromium against the demo (about 1.5 minutes; screenshots in
+  # .build/test-artefacts).
+  python3 scripts/browser-test.py
   # Coverage-guided fuzzing of every parser, briefly (scripts/fuzz.sh SECONDS for longer runs).
   bash scripts/fuzz.sh "${POSTERN_FUZZ_SECONDS:-10}"
   # The package (release build, static Swift runtime) and lintian: no errors allowed.

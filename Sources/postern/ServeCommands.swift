@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GateDaemon
 import Logging
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the kiosk daemon (systemd Type=notify).")
@@ -20,7 +21,9 @@ struct Serve: AsyncParsableCommand {
             if let d = dataDir { c.dataDir = d }
             let logger = Logger(label: "postern")
             let kiosk: Kiosk
-            do { kiosk = try Kiosk.start(config: c, configPath: config, logger: logger) } catch {
+            var options = Kiosk.Options()
+            options.extraServices = WebSetup.services(c, logger: logger) { url in logger.notice("web front at \(url)") }
+            do { kiosk = try Kiosk.start(config: c, configPath: config, options: options, logger: logger) } catch {
                 throw Exit.io("cannot start: \(error)")
             }
             logger.info("config \(config) sha256 \(hash.prefix(12))")

@@ -47,4 +47,30 @@ struct SystemdUnitTests {
         }
         #expect(score <= 0.9, "\(line)")
     }
+
+    func score(_ unit: String) throws -> Double? {
+        let (_, out) = try run(["security", "--offline=true", unit])
+        let line = out.split(separator: "\n").last { $0.contains("Overall exposure level") }
+        return line?.split(separator: " ").compactMap { Double($0) }.first
+    }
+
+    @Test("with the web drop-in (IP sockets allowed) the unit still verifies and stays OK (exposure ≤ 2.5)", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
+    func webDropIn() throws {
+        // A copy of its own: the other tests read the unit without the drop-in, maybe meanwhile.
+        let dir = NSTemporaryDirectory() + "postern-unit-web-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let unit = dir + "/postern.service"
+        try? FileManager.default.removeItem(atPath: unit)
+        try FileManager.default.copyItem(atPath: try unitWithBuiltBinary(), toPath: unit)
+        let without = try #require(try score(unit))
+        let dropIns = unit + ".d"
+        try FileManager.default.createDirectory(atPath: dropIns, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Binary.root + "/systemd/postern-web.conf", toPath: dropIns + "/web.conf")
+        defer { try? FileManager.default.removeItem(atPath: dropIns) }
+        let (status, out) = try run(["verify", unit])
+        #expect(status == 0, "\(out)")
+        let with = try #require(try score(unit))
+        #expect(with > without, "the drop-in was not applied (\(with) vs \(without))")
+        #expect(with <= 2.5)
+    }
 }
