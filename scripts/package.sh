@@ -144,6 +144,8 @@ stage_postern() {
   put 0644 examples/postern.toml /etc/postern/postern.toml
   # The pristine example: postinst starts the service only once the config differs from it.
   put 0644 examples/postern.toml /usr/share/postern/postern.toml
+  # The drop-in that opens the network to the web front, for admins who turn it on.
+  put 0644 systemd/postern-web.conf /usr/share/postern/postern-web.conf
   put_cli_docs postern
   put_doc postern
 }

@@ -67,7 +67,7 @@ struct SystemdUnitTests {
         try FileManager.default.createDirectory(atPath: dropIns, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Binary.root + "/systemd/postern-web.conf", toPath: dropIns + "/web.conf")
         defer { try? FileManager.default.removeItem(atPath: dropIns) }
-        let (status, out) = try run(["verify", unit])
+        let (status, out) = try run(["verify", "--man=no", unit])
         #expect(status == 0, "\(out)")
         let with = try #require(try score(unit))
         #expect(with > without, "the drop-in was not applied (\(with) vs \(without))")
