@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "postern", targets: ["postern"]),
+        .executable(name: "postern-central", targets: ["postern-central"]),
         .library(name: "EventLog", targets: ["EventLog"]),
         .library(name: "GateCore", targets: ["GateCore"]),
         .library(name: "GateStore", targets: ["GateStore"]),
@@ -17,6 +18,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"4.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The central plane (issue 13): only `postern-central` links the database client and the server.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C shims: the only places that see kernel structs Swift cannot import cleanly.
@@ -47,14 +55,71 @@ let package = Package(
             dependencies: ["GateCore", "EventLog", "CSQLite"]
         ),
         .target(name: "PassCards", dependencies: ["CQRencode", "GateCore"]),
+        // The project's TOML reader, shared by the kiosk's config and central's (its file stays where
+        // the kiosk's config code expects it).
+        .target(name: "TOMLReader", path: "Sources/GateDaemon", sources: ["TOML.swift"]),
+        // What kiosk and central say to each other over HTTP: plain Codable values, no I/O.
+        .target(name: "CentralWire", dependencies: ["GateCore"]),
+        // The kiosk's side of the central plane: event upload, registry pull, quota claims.
         .target(
-            name: "GateDaemon",
+            name: "Uplink",
             dependencies: [
-                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim",
+                "CentralWire", "GateCore", "EventLog", "GateStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // Central's store: PostgreSQL schema, migrations, ingest, registry versions, claims, reports.
+        .target(
+            name: "CentralStore",
+            dependencies: [
+                "CentralWire", "GateCore", "EventLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Central's HTTP service and config.
+        .target(
+            name: "CentralServer",
+            dependencies: [
+                "CentralStore", "CentralWire", "GateCore", "TOMLReader", "CSysShim",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .executableTarget(
+            name: "postern-central",
+            dependencies: [
+                "CentralServer", "CentralStore", "CentralWire", "GateCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "GateDaemon",
+            dependencies: [
+                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "TOMLReader", "Uplink", "CentralWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["TOML.swift"]
         ),
         .executableTarget(
             name: "postern",
@@ -72,6 +137,14 @@ let package = Package(
         ),
         .target(name: "GateTestSupport", dependencies: ["Devices", "DeviceProtocols", "EventLog", "CSysShim"]),
 
+        .testTarget(
+            name: "CentralTests",
+            dependencies: [
+                "CentralServer", "CentralStore", "CentralWire", "Uplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),
         .testTarget(name: "GateCoreTests", dependencies: ["GateCore"]),
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"]),

@@ -19,6 +19,7 @@ public struct Admin {
     public init(dataDir: String) throws {
         self.dataDir = dataDir
         store = try Store.open(dataDir: dataDir)
+        if let c = try store.centralState() { throw AdminError(message: CentralAdmin.refusal(url: c.url, community: c.community)) }
     }
 
     public var actor: String { ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "admin" }

@@ -1,6 +1,7 @@
 import DeviceProtocols
 import Devices
 import Foundation
+import Uplink
 import GateCore
 
 /// The kiosk's one config file (TOML), decoded into typed values and validated: unknown keys
@@ -62,6 +63,8 @@ public struct KioskConfig: Sendable, Equatable {
     /// this many days, and already mirrored, are deleted.
     public var retentionDays = 0
     public var retentionMaxMB = 0
+    /// `[central]`: the central service this gate syncs with (nil: a kiosk on its own).
+    public var central: CentralLink?
 
     public init() {}
 
@@ -212,6 +215,7 @@ extension KioskConfig {
             t.int("retention_days", 0...3650) { c.retentionDays = $0 }
             t.int("retention_max_mb", 0...1_000_000) { c.retentionMaxMB = $0 }
         }
+        r.table("central") { c.central = $0.centralLink() }
         // Cross-checks: every GPIO offset used once.
         var used: [UInt32: String] = [:]
         for l in c.lanes {

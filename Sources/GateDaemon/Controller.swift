@@ -1,5 +1,6 @@
 import Devices
 import EventLog
+import CentralWire
 import Foundation
 import GateCore
 import GateStore
@@ -16,7 +17,12 @@ public actor Controller {
         case config(KioskConfig, hash: String)
         case configRejected(String)
         case override(lane: String, Override)
+        /// Admitted passages at the community's other gates (from central).
+        case peers([PeerPassage])
     }
+
+    /// Cross-gate claims (issue 13); empty for a kiosk on its own.
+    public nonisolated let crossGate = CrossGateSlot()
 
     let journal: Journal
     let io: [String: GateIO]
@@ -81,6 +87,8 @@ public actor Controller {
             var e = GateEvent(kind: .configReload, at: wallSeconds())
             e.message = "rejected, previous config kept: \(why)"
             _ = try await journal.append(e)
+        case .peers(let ps):
+            try await peers(ps)
         case .override(let lane, let o):
             guard lanes[lane] != nil else { return }
             _ = lanes[lane]!.handle(.override(o, at: Timestamp(wallSeconds())), context(lane: lane))
@@ -230,6 +238,7 @@ public actor Controller {
     }
 
     func perform(_ actions: [Lane.Action], lane: String) async throws {
+        let actions = await crossGate.get()?.review(actions, lane: lane, registry: registry, rules: config.rules, now: Timestamp(wallSeconds())) ?? actions
         let gate = io[lane]
         for a in actions {
             switch a {

@@ -8,6 +8,7 @@ import GateStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import Uplink
 
 /// The whole kiosk, composed: event log, mirror, registry, devices, GPIO, lanes, reload and the
 /// systemd notifier as services in one `ServiceGroup`. `start` does every fail-fast check (config,
@@ -155,7 +156,7 @@ public final class Kiosk: @unchecked Sendable {
 
     /// Serves until SIGTERM/SIGINT (or `shutdown()`), then stops in reverse order.
     public func run(handleSignals: Bool = true) async throws {
-        let services: [any Service] = [
+        var services: [any Service] = [
             MirrorService(kiosk: self),
             DeviceService(kiosk: self),
             LaneService(kiosk: self),
@@ -166,6 +167,7 @@ public final class Kiosk: @unchecked Sendable {
             RetentionService(kiosk: self),
             NotifierService(kiosk: self),
         ]
+        if let uplink = try makeUplink() { services.append(uplink) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
@@ -181,6 +183,8 @@ public final class Kiosk: @unchecked Sendable {
     }
 
     let groupBox = GroupBox()
+    /// The central uplink's parts, once it runs (`[central]` only).
+    public let uplinkStatus = Shared<UplinkStatusProviders?>(nil)
 
     /// Graceful shutdown from inside the process (the demo's end, tests).
     public func shutdown() async {
