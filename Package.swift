@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "PassCards", dependencies: ["CQRencode", "GateCore"]),
         // The project's TOML reader, shared by the kiosk's config and central's (its file stays where
         // the kiosk's config code expects it).
-        .target(name: "TOMLReader", path: "Sources/GateDaemon", sources: ["TOML.swift"]),
+        .target(name: "TOMLReader", path: "Sources/GateDaemon/TOML"),
         // What kiosk and central say to each other over HTTP: plain Codable values, no I/O.
         .target(name: "CentralWire", dependencies: ["GateCore"]),
         // The kiosk's side of the central plane: event upload, registry pull, quota claims.
@@ -119,7 +119,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            exclude: ["TOML.swift"]
+            exclude: ["TOML"]
         ),
         .executableTarget(
             name: "postern",

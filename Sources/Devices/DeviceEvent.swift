@@ -7,7 +7,8 @@ public enum DeviceEvent: Sendable, Equatable {
     case reading(device: String, celsius: Double, ambient: Double?, at: Double)
     /// Text from a QR scanner (or an ID number from a card reader, `isIDCard`).
     case credential(device: String, text: String, isIDCard: Bool, at: Double)
-    case input(line: String, active: Bool, at: Double)
+    /// A debounced edge on one of a lane's GPIO inputs.
+    case input(role: InputRole, active: Bool, at: Double)
     case connected(device: String, path: String)
     case disconnected(device: String, reason: String)
     /// Bad bytes, bad checksums, implausible or stuck values: reported, never passed on.
@@ -16,7 +17,7 @@ public enum DeviceEvent: Sendable, Equatable {
     public var device: String {
         switch self {
         case .reading(let d, _, _, _), .credential(let d, _, _, _), .connected(let d, _), .disconnected(let d, _), .fault(let d, _): d
-        case .input(let l, _, _): l
+        case .input(let r, _, _): r.rawValue
         }
     }
 }

@@ -116,7 +116,7 @@ public final class GateIO: @unchecked Sendable {
             let ok = !self.shut && now == active && last != active
             if ok { self.lastEdge[role] = (active, at) }
             self.lock.unlock()
-            if ok { self.sink(.input(line: role.rawValue, active: active, at: at)) }
+            if ok { self.sink(.input(role: role, active: active, at: at)) }
         }
     }
 

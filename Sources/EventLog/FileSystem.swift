@@ -15,6 +15,9 @@ package protocol LogFileSystem: Sendable {
     func makeDirectory(_ dir: String) throws
     /// Takes an exclusive advisory lock held until the returned token is released.
     func lock(_ path: String) throws -> any LogLock
+    /// Whether some writer holds the lock at `path` now, asked without taking it (a reader that
+    /// took even a shared lock for a moment could make a starting writer fail).
+    func isLocked(_ path: String) -> Bool
 }
 
 package protocol LogFile: AnyObject {
@@ -89,7 +92,28 @@ package struct PosixFileSystem: LogFileSystem {
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        // Also an open-file-description record lock on the same file, which readers can query
+        // with F_OFD_GETLK without taking anything (flock has no such query). It belongs to this
+        // open file, so another descriptor of the file closed in this process does not drop it.
+        var fl = flock()
+        fl.l_type = Int16(F_WRLCK)
+        fl.l_whence = Int16(SEEK_SET)
+        _ = fcntl(fd, Self.F_OFD_SETLK, &fl)
         return PosixLock(fd: fd)
+    }
+
+    static let F_OFD_GETLK: Int32 = 36
+    static let F_OFD_SETLK: Int32 = 37
+
+    package func isLocked(_ path: String) -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        var fl = flock()
+        fl.l_type = Int16(F_RDLCK)
+        fl.l_whence = Int16(SEEK_SET)
+        guard fcntl(fd, Self.F_OFD_GETLK, &fl) == 0 else { return false }
+        return fl.l_type != Int16(F_UNLCK)
     }
 }
 

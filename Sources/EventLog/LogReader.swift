@@ -1,6 +1,8 @@
 /// Reads records from the segment files by sequence number, from this process or another one
 /// (like `journalctl -f`). A cursor never repeats or skips: it stops at the first byte it cannot
-/// yet read as a valid record and resumes there.
+/// yet read as a valid record and resumes there. While a writer holds the directory it returns
+/// only records the writer has published as durable (`DURABLE`): a record written but not yet
+/// synced may vanish in a power cut and its number be given to another event.
 public final class LogCursor {
     let directory: String
     let fs: any LogFileSystem
@@ -11,6 +13,7 @@ public final class LogCursor {
     private var offset = 0
     private var buffer: [UInt8] = []
     private var bufferStart = 0
+    private var lastPublished: UInt64?
 
     public convenience init(directory: String, from seq: UInt64) {
         self.init(directory: directory, from: seq, fileSystem: PosixFileSystem())
@@ -27,6 +30,7 @@ public final class LogCursor {
     /// Returns up to `limit` records that are available now (possibly none), none above `upTo`
     /// (a follower that must see only durable records passes the writer's durable sequence).
     public func next(limit: Int = 1024, upTo: UInt64 = .max) throws -> [Record] {
+        let upTo = min(upTo, DurableEnd.readerBound(fs: fs, directory: directory, lastKnown: &lastPublished))
         var out: [Record] = []
         while out.count < limit {
             if file == nil {
@@ -35,7 +39,10 @@ public final class LogCursor {
             let mark = offset
             if let r = try readOne() {
                 if r.seq > upTo {
+                    // Not durable yet: those bytes may still change (a power cut, then another
+                    // event under that number), so they are read again next time, not kept.
                     offset = mark
+                    buffer.removeLast(max(0, bufferStart + buffer.count - mark))
                     return out
                 }
                 if r.seq >= nextSeq {

@@ -27,6 +27,7 @@ public struct RecoveryReport: Sendable, Equatable {
     public struct Gap: Sendable, Equatable {
         public var lostFrom: UInt64
         public var lostTo: UInt64
+        /// The file the damaged bytes were kept in; empty when nothing was left to keep.
         public var keptAt: String
         public var reason: String
     }
@@ -50,7 +51,8 @@ public final class LogWriter: @unchecked Sendable {
     }
 
     public let directory: String
-    public let recovery: RecoveryReport
+    /// What opening found and did (set before `open` returns, never after).
+    public private(set) var recovery: RecoveryReport
     let options: Options
     let fs: any LogFileSystem
     let lockToken: any LogLock
@@ -74,6 +76,10 @@ public final class LogWriter: @unchecked Sendable {
     /// Bytes the tail segment file holds (records plus zeroed space ahead of them).
     private var allocated: Int
     private var counters = FlushStats()
+    /// Gap records since the last checkpoint (what the next checkpoint signs).
+    private var gaps: Checkpoint.Gaps
+    /// `DURABLE`: the durable end for readers in other processes (written by the flusher only).
+    private let published: (any LogFile)?
 
     /// What group commit has done so far: how many batches (one write and one fdatasync each)
     /// carried how many records, and the time spent writing and syncing them.
@@ -98,13 +104,24 @@ public final class LogWriter: @unchecked Sendable {
         let fs = options.fileSystem
         try fs.makeDirectory(directory)
         let lock = try fs.lock(directory + "/LOCK")
+        let w: LogWriter
+        let recovered: Recovery.Result
         do {
-            let r = try Recovery(fs: fs, dir: directory).run()
-            return LogWriter(directory: directory, options: options, lock: lock, recovered: r)
+            // What the previous writer last published as durable: the log must reach it.
+            var witness: UInt64? = nil
+            if case .seq(let s) = DurableEnd.read(fs: fs, directory: directory), s < LogWriter.maxSeq { witness = s }
+            recovered = try Recovery(fs: fs, dir: directory, witness: witness).run()
+            w = LogWriter(directory: directory, options: options, lock: lock, recovered: recovered)
+            if let witness, recovered.behindWitness {
+                if let g = try w.recordLoss(through: witness, reason: "the log ends at \(recovered.nextSeq - 1) but seq \(witness) had been published durable", evidence: recovered.cutDurable) {
+                    w.recovery.gaps.append(g)
+                }
+            }
         } catch {
             lock.release()
             throw error
         }
+        return w
     }
 
     private init(directory: String, options: Options, lock: any LogLock, recovered r: Recovery.Result) {
@@ -119,6 +136,11 @@ public final class LogWriter: @unchecked Sendable {
         self.nextSeq = r.nextSeq
         self.chain = r.chain
         self.durable = r.nextSeq - 1
+        self.gaps = r.gaps
+        published = try? options.fileSystem.open(directory + "/" + DurableEnd.fileName, create: true)
+        // Reset to the recovered end; a log found behind its witness keeps the witness published
+        // until the gap record is durable, so a crash before that does not forget the loss.
+        if !r.behindWitness { publish(r.nextSeq - 1) }
         let t = Thread { [unowned self] in self.flushLoop() }
         t.name = "postern-log-flusher"
         t.qualityOfService = .userInteractive
@@ -173,6 +195,67 @@ public final class LogWriter: @unchecked Sendable {
         }
         return box.seqs[0]
     }
+
+    /// Appends a signed (version 2) checkpoint over the record before it and the gap records
+    /// since the previous checkpoint, atomically with respect to other appends.
+    @discardableResult
+    public func appendCheckpoint(keyID: String, key: Curve25519.Signing.PrivateKey) async throws -> UInt64 {
+        let box = SeqBox()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            do {
+                box.seqs = try enqueue(nil, buildCheckpoint: { seq, chain, gaps in try Checkpoint.entry(seq: seq, chain: chain, gaps: gaps, keyID: keyID, key: key) }) { result in c.resume(with: result.mapError { $0 as any Error }) }
+            } catch {
+                c.resume(throwing: error)
+            }
+        }
+        return box.seqs[0]
+    }
+
+    /// Makes sure no sequence number up to `highest` is issued again. If the log ends below it —
+    /// records that a reader, the mirror or the durable-end file saw are gone — appends a gap
+    /// record at `highest + 1` naming the lost range (a number nobody downstream has seen), and
+    /// numbering continues after it. Returns the gap, or nil if the log is not behind. Blocking.
+    @discardableResult
+    public func recordLoss(through highest: UInt64, reason: String) throws -> RecoveryReport.Gap? {
+        try recordLoss(through: highest, reason: reason, evidence: nil)
+    }
+
+    func recordLoss(through highest: UInt64, reason: String, evidence: Evidence.Kept?) throws -> RecoveryReport.Gap? {
+        let sem = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        var gap: RecoveryReport.Gap? = nil
+        let wall = options.clock.wallNs(), mono = options.clock.monoNs()
+        do {
+            cond.lock()
+            defer { cond.unlock() }
+            if let failure { throw failure }
+            if closing { throw LogError(.closed, "log writer is closed") }
+            guard nextSeq <= highest else { return nil }
+            guard highest < LogWriter.maxSeq else { throw LogError(.corrupt, "sequence number \(highest) is implausibly high") }
+            let info = GapRecord.Info(lostFrom: nextSeq, lostTo: highest, keptAt: evidence?.name, keptBytes: evidence?.bytes, keptSHA256: evidence?.hex, reason: reason)
+            let p = GapRecord.payload(info)
+            let seq = highest + 1
+            if pendingBytes.isEmpty { pendingFirstSeq = nextSeq }
+            let flags: RecordFlags = pendingBytes.isEmpty ? .batchStart : []
+            let c = RecordCodec.chainHash(previous: chain, type: GapRecord.type, seq: seq, wallNs: wall, monoNs: mono, payloadHash: SHA256Bytes(p))
+            RecordCodec.encode(Record(type: GapRecord.type, flags: flags, seq: seq, wallNs: wall, monoNs: mono, chain: c, payload: p), into: &pendingBytes)
+            chain = c
+            gaps.fold(type: GapRecord.type, seq: seq, chain: c)
+            nextSeq = seq + 1
+            pendingWaiters.append((last: seq, done: { r in
+                box.result = r
+                sem.signal()
+            }))
+            gap = RecoveryReport.Gap(lostFrom: info.lostFrom, lostTo: highest, keptAt: evidence?.name ?? "", reason: reason)
+            cond.signal()
+        }
+        sem.wait()
+        if case .failure(let e) = box.result { throw e }
+        return gap
+    }
+
+    /// Sequence numbers stay far below this (a witness claiming more is ignored or refused).
+    public static let maxSeq: UInt64 = 1 << 62
 
     /// Blocking variant for command-line tools and threads outside Swift concurrency.
     @discardableResult
@@ -229,12 +312,13 @@ public final class LogWriter: @unchecked Sendable {
             try? file.sync()
         }
         file.close()
+        published?.close()
         lockToken.release()
     }
 
     deinit { close() }
 
-    private func enqueue(_ given: [LogEntry]?, build: ((UInt64, [UInt8]) throws -> LogEntry)? = nil, done: @escaping @Sendable (Result<Void, LogError>) -> Void) throws -> [UInt64] {
+    private func enqueue(_ given: [LogEntry]?, build: ((UInt64, [UInt8]) throws -> LogEntry)? = nil, buildCheckpoint: ((UInt64, [UInt8], Checkpoint.Gaps) throws -> LogEntry)? = nil, done: @escaping @Sendable (Result<Void, LogError>) -> Void) throws -> [UInt64] {
         var entries = given ?? []
         for e in entries where e.payload.count > Record.maxPayload {
             throw LogError(.tooLarge, "payload of \(e.payload.count) bytes exceeds \(Record.maxPayload)")
@@ -245,12 +329,13 @@ public final class LogWriter: @unchecked Sendable {
         let baseFlags: RecordFlags = clockSynchronized(mono: mono) ? [] : .clockUnsynced
         // Payload hashes do not depend on the chain: compute them before taking the lock, so
         // concurrent appenders hash in parallel and the lock covers only the chain step.
-        let payloadHashes = build == nil ? entries.map { SHA256Bytes($0.payload) } : []
+        let payloadHashes = build == nil && buildCheckpoint == nil ? entries.map { SHA256Bytes($0.payload) } : []
         cond.lock()
         defer { cond.unlock() }
         if let failure { throw failure }
         if closing { throw LogError(.closed, "log writer is closed") }
         if let build { entries = [try build(nextSeq - 1, chain)] }
+        if let buildCheckpoint { entries = [try buildCheckpoint(nextSeq - 1, chain, gaps)] }
         var seqs: [UInt64] = []
         seqs.reserveCapacity(entries.count)
         if pendingBytes.isEmpty { pendingFirstSeq = nextSeq }
@@ -261,6 +346,7 @@ public final class LogWriter: @unchecked Sendable {
             let c = RecordCodec.chainHash(previous: chain, type: e.type, seq: seq, wallNs: wall, monoNs: mono, payloadHash: ph)
             RecordCodec.encode(Record(type: e.type, flags: flags, seq: seq, wallNs: wall, monoNs: mono, chain: c, payload: e.payload), into: &pendingBytes)
             chain = c
+            if e.type >= Checkpoint.type { gaps.fold(type: e.type, seq: seq, chain: c) }
             nextSeq += 1
             seqs.append(seq)
         }
@@ -313,6 +399,8 @@ public final class LogWriter: @unchecked Sendable {
                 err = LogError(.writerFailed, "event log write failed: \(error)")
             }
 
+            // Other processes may show the batch once this is written, not before.
+            if err == nil { publish(last) }
             cond.lock()
             if let err {
                 failure = err
@@ -342,6 +430,12 @@ public final class LogWriter: @unchecked Sendable {
             for w in waiters { w.done(.success(())) }
             for o in obs { o.yield(last) }
         }
+    }
+
+    /// Rewrites `DURABLE` in place (not synced: readers need it, a power cut may lose it). A failed
+    /// write only delays what other processes show; the next batch writes it again.
+    private func publish(_ seq: UInt64) {
+        try? published?.write(DurableEnd.encode(seq), at: 0)
     }
 
     /// Writes a batch at the end of the tail segment, rolling to a new segment first if needed and

@@ -130,12 +130,6 @@ struct SegmentScan {
     }
 }
 
-/// The log's own marker for records lost to damage: it takes the last lost sequence number so the
-/// sequence stays dense, and names the range and where the damaged bytes were kept.
-public enum GapRecord {
-    public static let type: UInt16 = 0xFFFF
-
-    public static func payload(lostFrom: UInt64, lostTo: UInt64, keptAt: String) -> [UInt8] {
-        Array("{\"lost_from\":\(lostFrom),\"lost_to\":\(lostTo),\"kept_at\":\"\(keptAt)\"}".utf8)
-    }
+extension SegmentScan {
+    static func allZeroBytes(_ b: ArraySlice<UInt8>) -> Bool { b.allSatisfy { $0 == 0 } }
 }

@@ -1,46 +1,5 @@
 import Crypto
 
-/// Signed checkpoints: the kiosk's key signs (sequence, chain hash) of the record before the
-/// checkpoint, so an edited, truncated-then-rechained or reordered log is detectable afterwards.
-public enum Checkpoint {
-    public static let type: UInt16 = 0xFFFE
-
-    /// The bytes that are signed: "postern-checkpoint" ‖ seq ‖ chain.
-    public static func message(seq: UInt64, chain: [UInt8]) -> [UInt8] {
-        var m = Array("postern-checkpoint".utf8)
-        m.appendLE(seq)
-        m.append(contentsOf: chain)
-        return m
-    }
-
-    public static func payload(seq: UInt64, chain: [UInt8], keyID: String, signature: [UInt8]) -> [UInt8] {
-        var p: [UInt8] = []
-        p.appendLE(seq)
-        p.append(contentsOf: chain)
-        let k = Array(keyID.utf8.prefix(255))
-        p.append(UInt8(k.count))
-        p.append(contentsOf: k)
-        p.append(contentsOf: signature)
-        return p
-    }
-
-    public static func parse(_ p: [UInt8]) -> (seq: UInt64, chain: [UInt8], keyID: String, signature: [UInt8])? {
-        guard p.count >= 41 else { return nil }
-        let seq = p.withUnsafeBytes { $0.readLE(UInt64.self, at: 0) }
-        let chain = Array(p[8..<40])
-        let kl = Int(p[40])
-        guard p.count >= 41 + kl + 64 else { return nil }
-        let key = String(decoding: p[41..<(41 + kl)], as: UTF8.self)
-        return (seq, chain, key, Array(p[(41 + kl)..<(41 + kl + 64)]))
-    }
-
-    /// Builds a checkpoint entry for the record whose chain is `chain`, signed with `key`.
-    public static func entry(seq: UInt64, chain: [UInt8], keyID: String, key: Curve25519.Signing.PrivateKey) throws -> LogEntry {
-        let sig = try key.signature(for: message(seq: seq, chain: chain))
-        return LogEntry(type: type, payload: payload(seq: seq, chain: chain, keyID: keyID, signature: Array(sig)))
-    }
-}
-
 /// What `postern log verify` finds.
 public struct VerifyReport: Sendable {
     public struct Problem: Sendable, CustomStringConvertible {
@@ -58,6 +17,8 @@ public struct VerifyReport: Sendable {
     public var lastCheckpointSeq: UInt64?
     public var tornTailBytes = 0
     public var gaps: [String] = []
+    /// Findings that do not fail verification (a gap record too old to commit to its evidence).
+    public var warnings: [String] = []
     public var problems: [Problem] = []
     /// The chain hash of the last record (what a new checkpoint would sign).
     public var lastChain: [UInt8] = []
@@ -65,7 +26,12 @@ public struct VerifyReport: Sendable {
 }
 
 /// Reads every segment without changing anything; checks framing, dense sequence numbers, the
-/// hash chain and signed checkpoints.
+/// hash chain, signed checkpoints, and the evidence each gap record commits to.
+///
+/// A gap set aside at open (it names a kept file) breaks the chain for the record after it, so
+/// that record's link is not checked; the gap must then show its evidence (the kept file, with the
+/// length and SHA-256 it commits to), and a version 2 checkpoint after it must have been signed
+/// over it. A gap appended for records found missing chains like any record.
 public struct LogVerifier {
     public typealias KeyLookup = (String) -> Curve25519.Signing.PublicKey?
     let directory: String
@@ -89,6 +55,11 @@ public struct LogVerifier {
         var prevChain: [UInt8]? = nil
         var expected: UInt64? = nil
         var afterGap = false
+        // Gap records since the last checkpoint, known once the log is read from its start or
+        // from a checkpoint (retention may have removed the segments before).
+        var gaps = Checkpoint.Gaps()
+        var gapsKnown = false
+        var sawV2Checkpoint = false
         for (i, seg) in names.enumerated() {
             let f = try fs.open(directory + "/" + seg.name, create: false)
             let bytes = try f.read(at: 0, count: try f.size())
@@ -105,7 +76,10 @@ public struct LogVerifier {
             let scan = bytes.withUnsafeBytes { buf in
                 SegmentScan.scan(buf, firstSeq: seg.first) { r in
                     rep.records += 1
-                    if rep.firstSeq == nil { rep.firstSeq = r.seq }
+                    if rep.firstSeq == nil {
+                        rep.firstSeq = r.seq
+                        gapsKnown = r.seq == 1
+                    }
                     if r.flags.contains(.redacted) { rep.redacted += 1 }
                     let prev = prevChain ?? (r.seq == 1 ? [UInt8](repeating: 0, count: 32) : nil)
                     if let prev {
@@ -116,11 +90,19 @@ public struct LogVerifier {
                     }
                     afterGap = false
                     if r.type == GapRecord.type {
-                        rep.gaps.append("seq \(r.seq): " + String(decoding: r.payload, as: UTF8.self))
-                        afterGap = true
+                        if let g = GapRecord.parse(r.payload) {
+                            rep.gaps.append("seq \(r.seq): \(g.description)")
+                            afterGap = g.setAside
+                            checkEvidence(g, seq: r.seq, seg: seg.name, sawV2Checkpoint: sawV2Checkpoint, rep: &rep, problems: &problems)
+                        } else {
+                            problems.append(.init(segment: seg.name, seq: r.seq, message: "malformed gap record"))
+                        }
+                        gaps.add(seq: r.seq, chain: r.chain)
                     }
                     if r.type == Checkpoint.type {
-                        verifyCheckpoint(r, prevChain: prevChain, seg: seg.name, rep: &rep, problems: &problems)
+                        if verifyCheckpoint(r, prevChain: prevChain ?? (r.seq == 1 ? [UInt8](repeating: 0, count: 32) : nil), gaps: gapsKnown ? gaps : nil, seg: seg.name, rep: &rep, problems: &problems) { sawV2Checkpoint = true }
+                        gaps = Checkpoint.Gaps()
+                        gapsKnown = true
                     }
                     prevChain = r.chain
                 }
@@ -144,24 +126,49 @@ public struct LogVerifier {
         return rep
     }
 
-    private func verifyCheckpoint(_ r: Record, prevChain: [UInt8]?, seg: String, rep: inout VerifyReport, problems: inout [VerifyReport.Problem]) {
+    /// The kept file a gap names must hold what the gap record commits to.
+    private func checkEvidence(_ g: GapRecord.Info, seq: UInt64, seg: String, sawV2Checkpoint: Bool, rep: inout VerifyReport, problems: inout [VerifyReport.Problem]) {
+        guard let name = g.keptAt else { return }
+        switch Evidence.check(g, fs: fs, directory: directory) {
+        case .missing:
+            problems.append(.init(segment: seg, seq: seq, message: "gap evidence \(name) is missing: the records it names cannot be shown to have been damaged"))
+        case .different(let why):
+            problems.append(.init(segment: seg, seq: seq, message: "gap evidence \(name) differs from what the gap record commits to (\(why))"))
+        case .matches, .matchesRedacted:
+            guard g.oldFormat else { return }
+            if sawV2Checkpoint {
+                // This version writes a v2 checkpoint at every start and never an old-format gap.
+                problems.append(.init(segment: seg, seq: seq, message: "gap record without an evidence commitment after a version 2 checkpoint: not written by the log"))
+            } else {
+                rep.warnings.append("seq \(seq): unverifiable gap (old format): records \(g.lostFrom)…\(g.lostTo), \(name) exists but the gap record does not commit to its contents")
+            }
+        }
+    }
+
+    /// Returns whether it was a valid version 2 checkpoint.
+    private func verifyCheckpoint(_ r: Record, prevChain: [UInt8]?, gaps: Checkpoint.Gaps?, seg: String, rep: inout VerifyReport, problems: inout [VerifyReport.Problem]) -> Bool {
         guard let cp = Checkpoint.parse(r.payload) else {
             problems.append(.init(segment: seg, seq: r.seq, message: "malformed checkpoint"))
-            return
+            return false
         }
         guard cp.seq == r.seq - 1, cp.chain == prevChain else {
             problems.append(.init(segment: seg, seq: r.seq, message: "checkpoint does not match the chain: the log before it was altered"))
-            return
+            return false
         }
         guard let key = keys(cp.keyID) else {
             problems.append(.init(segment: seg, seq: r.seq, message: "checkpoint signed by unknown key \(cp.keyID)"))
-            return
+            return false
         }
-        guard key.isValidSignature(cp.signature, for: Checkpoint.message(seq: cp.seq, chain: cp.chain)) else {
+        guard Checkpoint.isValid(cp, key: key) else {
             problems.append(.init(segment: seg, seq: r.seq, message: "checkpoint signature invalid"))
-            return
+            return false
+        }
+        if let signed = cp.gaps, let gaps, signed != gaps {
+            problems.append(.init(segment: seg, seq: r.seq, message: "checkpoint was signed over \(signed.count) gap record(s) since the previous checkpoint; the log now has \(gaps.count) different: a gap was put in after signing, in place of records this signature covered"))
+            return false
         }
         rep.checkpointsVerified += 1
         rep.lastCheckpointSeq = r.seq
+        return cp.gaps != nil
     }
 }

@@ -41,8 +41,7 @@ public enum CrossGate {
         guard d.outcome == .admit, d.reason == .ok, let person = d.personID else { return nil }
         switch (d.personKind, direction) {
         case (.resident?, .out):
-            guard let h = d.household else { return nil }
-            if let e = registry.exemptions[person], e.until > at { return nil }
+            guard let h = d.household, !d.flags.contains(PassageHistory.quotaExemptFlag) else { return nil }
             return .quota(household: h, person: person, window: Int64(config.quotaDays) * 86_400, allowed: config.quotaExits)
         case (.visitor?, .in):
             guard let v = registry.visitors[person] else { return nil }
@@ -142,11 +141,10 @@ public enum CrossGate {
         }
     }
 
-    /// Counts an admitted passage from another gate into the history (quota, presence, visitor
-    /// entries), exactly as the gate's own admitted passages are counted.
-    public static func record(_ p: PeerPassage, into registry: inout RegistrySnapshot) {
-        var d = Decision(outcome: .admit, reason: .ok, personID: p.person, personKind: p.kind, household: p.household)
-        d.flags = []
-        registry.record(d, direction: p.direction, at: p.at)
+    /// The decision another gate's admitted passage stands for in this gate's history: recorded
+    /// through the same `PassageHistory.record` as the gate's own (quota, presence, visitor
+    /// entries), so there is one history of the community's passages.
+    public static func decision(_ p: PeerPassage) -> Decision {
+        Decision(outcome: .admit, reason: .ok, personID: p.person, personKind: p.kind, household: p.household)
     }
 }

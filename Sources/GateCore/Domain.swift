@@ -112,11 +112,11 @@ public struct Visitor: Codable, Sendable, Equatable {
     public var approver: String
     public var validFrom: Timestamp
     public var validUntil: Timestamp
-    /// Entries allowed (1 = single entry); `entriesUsed` counts admitted entries.
+    /// Entries allowed under this approval (1 = single entry); the entries already made are
+    /// counted from the passage history (`PassageHistory.entries`), not stored here.
     public var maxEntries: Int
-    public var entriesUsed: Int
 
-    public init(id: String, name: String, idNumber: String, phone: String, hostHousehold: String, reason: String, approver: String, validFrom: Timestamp, validUntil: Timestamp, maxEntries: Int = 1, entriesUsed: Int = 0) {
+    public init(id: String, name: String, idNumber: String, phone: String, hostHousehold: String, reason: String, approver: String, validFrom: Timestamp, validUntil: Timestamp, maxEntries: Int = 1) {
         self.id = id
         self.name = name
         self.idNumber = idNumber
@@ -127,10 +127,10 @@ public struct Visitor: Codable, Sendable, Equatable {
         self.validFrom = validFrom
         self.validUntil = validUntil
         self.maxEntries = maxEntries
-        self.entriesUsed = entriesUsed
     }
 
-    public func isActive(at t: Timestamp) -> Bool {
+    /// Valid at `t` with entries left, given the entries already admitted under this approval.
+    public func isActive(at t: Timestamp, entriesUsed: Int) -> Bool {
         validFrom <= t && t <= validUntil && entriesUsed < maxEntries
     }
 }

@@ -47,11 +47,13 @@ public struct Lane: Sendable {
     /// Where the policy's inputs come from at the moment of a decision.
     public struct Context: Sendable {
         public var registry: RegistrySnapshot
+        public var history: PassageHistory
         public var config: RulesConfig
         public var localMinute: Int
         public var maskConfirmed: Bool?
-        public init(registry: RegistrySnapshot, config: RulesConfig, localMinute: Int = 720, maskConfirmed: Bool? = nil) {
+        public init(registry: RegistrySnapshot, history: PassageHistory = PassageHistory(), config: RulesConfig, localMinute: Int = 720, maskConfirmed: Bool? = nil) {
             self.registry = registry
+            self.history = history
             self.config = config
             self.localMinute = localMinute
             self.maskConfirmed = maskConfirmed
@@ -161,7 +163,7 @@ public struct Lane: Sendable {
     /// The decision for a credential that fails rule 1 by its shape alone (no pending passage).
     private func refuseAtOnce(_ cred: Credential, _ ctx: Context, now: Timestamp, attempts: Int?) -> [Action] {
         let facts = PassageFacts(lane: id, direction: direction, credential: cred, readings: [], final: true, now: now, localMinute: ctx.localMinute, maskConfirmed: ctx.maskConfirmed)
-        let d = Policy.decide(facts, registry: ctx.registry, config: ctx.config)
+        let d = Policy.decide(facts, registry: ctx.registry, history: ctx.history, config: ctx.config)
         let summary = Summary(lane: id, direction: direction, credentialKind: cred.kindName, readings: [], retests: 0, attempts: attempts)
         return attempts == nil ? [.decided(d, facts: summary), .light(.red)] : [.decided(d, facts: summary)]
     }
@@ -176,7 +178,7 @@ public struct Lane: Sendable {
     private mutating func decide(_ ctx: Context, now: Timestamp, final: Bool) -> [Action] {
         guard var p = pending else { return [] }
         let facts = PassageFacts(lane: id, direction: direction, credential: p.credential, readings: p.readings, retestsUsed: p.retests, final: final, now: now, localMinute: ctx.localMinute, maskConfirmed: ctx.maskConfirmed, override: p.override)
-        let d = Policy.decide(facts, registry: ctx.registry, config: ctx.config)
+        let d = Policy.decide(facts, registry: ctx.registry, history: ctx.history, config: ctx.config)
         let summary = Summary(lane: id, direction: direction, credentialKind: p.credential.kindName, readings: p.readings, retests: p.retests)
         var actions: [Action] = [.decided(d, facts: summary)]
         switch d.outcome {

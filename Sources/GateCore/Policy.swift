@@ -1,7 +1,7 @@
 /// `decide(facts, registry, config) -> Decision`: rules 1–9 of RULES.md applied in order; the first
 /// failing rule decides. Pure: no clock, no I/O.
 public enum Policy {
-    public static func decide(_ f: PassageFacts, registry: RegistrySnapshot, config c: RulesConfig) -> Decision {
+    public static func decide(_ f: PassageFacts, registry: RegistrySnapshot, history: PassageHistory, config c: RulesConfig) -> Decision {
         var d = Decision(outcome: .deny, reason: .unknownCredential, flags: [], alarm: false, alert: false)
 
         // 1. Credential valid.
@@ -19,7 +19,7 @@ public enum Policy {
             d.passID = pass?.idString
         }
 
-        let denial = screen(f, person: person, registry: registry, config: c, decision: &d)
+        let denial = screen(f, person: person, registry: registry, history: history, config: c, decision: &d)
         guard let denial else {
             d.outcome = .admit
             d.reason = .ok
@@ -43,7 +43,7 @@ public enum Policy {
     }
 
     /// Rules 2–9. Returns the failing rule's outcome, or nil to admit.
-    static func screen(_ f: PassageFacts, person: Person, registry: RegistrySnapshot, config c: RulesConfig, decision d: inout Decision) -> (outcome: Outcome, reason: Reason)? {
+    static func screen(_ f: PassageFacts, person: Person, registry: RegistrySnapshot, history: PassageHistory, config c: RulesConfig, decision d: inout Decision) -> (outcome: Outcome, reason: Reason)? {
         let exhausted = f.final || f.retestsUsed >= c.retests
         // 2. Temperature present and plausible.
         guard let last = f.readings.last else { return (.deny, .noTemperature) }
@@ -62,7 +62,7 @@ public enum Policy {
         // 4. Non-residents barred (entering).
         switch person {
         case .visitor(let v) where f.direction == .in:
-            if !v.isActive(at: f.now) { return (.deny, .notResident) }
+            if !v.isActive(at: f.now, entriesUsed: history.entries(visitor: v.id, since: v.validFrom)) { return (.deny, .notResident) }
         case .courier(let k) where f.direction == .in:
             if !k.allowed(localMinute: f.localMinute) { return (.deny, .courierOutsideHours) }
         default: break
@@ -82,14 +82,17 @@ public enum Policy {
             }
             // 7. Household shopping quota.
             let exempt = registry.exemptions[r.id].map { $0.until > f.now } ?? false
-            if !exempt {
-                let since = f.now - Timestamp(c.quotaDays) * 86_400
-                let used = registry.householdExits[r.household, default: []].filter { $0.at > since && !$0.exempt }.count
+            if exempt {
+                // Recorded on the decision, so the history never counts this exit, after a
+                // restart or a rebuild just as now.
+                d.flags.append(PassageHistory.quotaExemptFlag)
+            } else {
+                let used = history.quotaExits(household: r.household, since: f.now - Timestamp(c.quotaDays) * 86_400)
                 if used >= c.quotaExits { return (.deny, .householdQuota) }
             }
         }
         // 8. Anti-passback.
-        if c.antiPassback != .off, registry.presence[person.id] == (f.direction == .in ? .in : .out) {
+        if c.antiPassback != .off, history.presence[person.id] == f.direction {
             if c.antiPassback == .hard { return (.deny, .antiPassback) }
             d.flags.append(Reason.antiPassback.rawValue)
         }

@@ -1,5 +1,6 @@
-/// A read-only snapshot of the registry and of the passage history the rules need (quota,
-/// presence). The daemon builds one from SQLite and swaps it atomically; the policy only reads it.
+/// A read-only snapshot of the registry (people, keys, passes, lockdowns, exemptions). The daemon
+/// builds one from SQLite and swaps it atomically; the policy only reads it. What happened at the
+/// gate is not here: that is `PassageHistory`.
 public struct RegistrySnapshot: Sendable {
     public var residents: [String: Resident] = [:]
     public var visitors: [String: Visitor] = [:]
@@ -11,23 +12,8 @@ public struct RegistrySnapshot: Sendable {
     public var currentPass: [String: UInt64] = [:]
     public var revokedPasses: Set<UInt64> = []
     public var exemptions: [String: Exemption] = [:]
-    /// Admitted `out` passages per household, for the rolling quota.
-    public var householdExits: [String: [Exit]] = [:]
-    /// Last admitted direction per person, for anti-passback.
-    public var presence: [String: Direction] = [:]
     /// ID number → person id, across residents, visitors, couriers and staff.
     public var byIDNumber: [String: (PersonKind, String)] = [:]
-
-    public struct Exit: Sendable, Equatable {
-        public var at: Timestamp
-        public var person: String
-        public var exempt: Bool
-        public init(at: Timestamp, person: String, exempt: Bool = false) {
-            self.at = at
-            self.person = person
-            self.exempt = exempt
-        }
-    }
 
     public init() {}
 
@@ -73,20 +59,6 @@ public struct RegistrySnapshot: Sendable {
             guard IDNumber.isValid(number) else { return .failure(.invalidIDNumber) }
             guard let (kind, id) = byIDNumber[number.uppercased()], let p = person(kind: kind, id: id) else { return .failure(.unknownCredential) }
             return .success((p, nil))
-        }
-    }
-
-    /// Applies an admitted passage to the history the rules count (quota, presence, visitor entries).
-    public mutating func record(_ d: Decision, direction: Direction, at: Timestamp) {
-        guard d.outcome == .admit, let id = d.personID else { return }
-        presence[id] = direction
-        if direction == .out, d.personKind == .resident, let h = d.household {
-            let exempt = exemptions[id].map { $0.until > at } ?? false
-            householdExits[h, default: []].append(Exit(at: at, person: id, exempt: exempt))
-        }
-        if direction == .in, d.personKind == .visitor, var v = visitors[id] {
-            v.entriesUsed += 1
-            visitors[id] = v
         }
     }
 }

@@ -137,21 +137,3 @@ extension Kiosk {
     }
 }
 
-extension Controller {
-    /// The other gates' admitted passages count like this gate's own: quota, presence
-    /// (anti-passback), visitor entries, a courier who leaves by another gate, and impossible
-    /// travel between gates.
-    func peers(_ ps: [PeerPassage]) async throws {
-        for p in ps {
-            CrossGate.record(.init(person: p.person, kind: p.personKind, household: p.household, direction: p.direction, at: Timestamp(p.at)), into: &registry)
-            if p.personKind == .courier {
-                if p.direction == .out { couriersInside[p.person] = nil } else { couriersInside[p.person] = (p.at, false) }
-            }
-            let where_ = "\(p.gate)/\(p.lane)"
-            if let prev = lastSeen[p.person], prev.lane != where_, config.rules.impossibleTravelSeconds > 0, abs(p.at - prev.at) < config.rules.impossibleTravelSeconds {
-                try await alert("impossible_travel", message: "\(p.person)'s credential at \(prev.lane) and \(where_) \(String(format: "%.1f", abs(p.at - prev.at))) s apart: shared or copied pass?", lane: nil, alarm: false)
-            }
-            if (lastSeen[p.person]?.at ?? 0) < p.at { lastSeen[p.person] = (where_, p.at) }
-        }
-    }
-}

@@ -65,10 +65,28 @@ public struct KioskConfig: Sendable, Equatable {
     public var retentionMaxMB = 0
     /// `[central]`: the central service this gate syncs with (nil: a kiosk on its own).
     public var central: CentralLink?
+    /// The file as read (every key with its line): what a reload compares key by key. Not part
+    /// of equality: two configs are equal when their effective values are.
+    public var document: Source = Source()
+
+    public struct Source: Sendable, Equatable {
+        public var table = TOMLTable()
+        public static func == (_: Source, _: Source) -> Bool { true }
+    }
 
     public init() {}
 
     public func device(_ id: String) -> Device? { devices.first { $0.id == id } }
+
+    /// What `serve` (and `config check`) needs beyond a valid file: a lane to serve. A file with no
+    /// `[[lane]]` (empty, or everything commented out) is refused rather than run as a kiosk that
+    /// opens nothing.
+    public func checkServable(file: String) throws {
+        guard lanes.isEmpty else { return }
+        throw ConfigErrors(errors: [
+            ConfigError(file: file, line: 0, key: "lane", message: "no [[lane]] is defined, so there is no gate to serve (see examples/postern.toml)")
+        ])
+    }
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -90,19 +108,24 @@ extension KioskConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "-", message: "cannot read the file")])
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "-", message: "not UTF-8 text")])
-        }
-        return (try parse(text, file: path), sha256Hex(Array(data)))
+        let bytes = [UInt8](data)
+        return (try parse(bytes: bytes, file: path), sha256Hex(bytes))
     }
 
     public static func parse(_ text: String, file: String = "config") throws -> KioskConfig {
+        try parse(bytes: Array(text.utf8), file: file)
+    }
+
+    /// Reads the file's bytes as TOML 1.0 (LF or CRLF lines; bytes that are not UTF-8 are an
+    /// error with their line), then validates.
+    public static func parse(bytes: [UInt8], file: String = "config") throws -> KioskConfig {
         let root: TOMLTable
-        do { root = try TOML.parse(text) } catch let e as TOMLError {
-            throw ConfigErrors(errors: [ConfigError(file: file, line: e.line, key: "-", message: e.message)])
+        do { root = try TOML.parse(bytes: bytes) } catch {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: error.line, key: "-", message: error.message)])
         }
         let r = TableReader(root, path: "", file: file)
         var c = KioskConfig()
+        c.document = Source(table: root)
         r.string("data_dir") { c.dataDir = $0 }
         r.string("gate") { c.gate = $0 }
         r.enumeration("language", Language.self) { c.language = $0 }

@@ -55,7 +55,8 @@ extension String {
 extension KioskConfig {
     /// The effective config as TOML (defaults filled in), for `postern config check`.
     public var effectiveDescription: String {
-        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        // Control characters escaped too: a value read from `\u0001` or a multi-line string prints back as valid TOML.
+        func q(_ s: String) -> String { TaggedJSON.quoted(s) }
         var o: [String] = []
         o.append("data_dir = \(q(dataDir))")
         o.append("gate = \(q(gate))")

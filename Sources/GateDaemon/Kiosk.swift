@@ -21,10 +21,16 @@ public final class Kiosk: @unchecked Sendable {
         public var notifier = SystemdNotifier()
         public var tickInterval = 0.2
         public var logClock: any LogClock = SystemClock()
+        /// The controller's clock (tests drive time by hand).
+        public var clock: any GateClock = SystemGateClock()
+        /// How often the checkpoint and retention services look at the config in force.
+        public var servicePollSeconds = 60.0
         public init() {}
     }
 
-    public let config: KioskConfig
+    /// The config in force (reloads go through it); `config` reads it.
+    public let settings: ConfigInForce
+    public var config: KioskConfig { settings.current }
     public let configPath: String?
     public let writer: LogWriter
     public let journal: Journal
@@ -51,7 +57,7 @@ public final class Kiosk: @unchecked Sendable {
     }
 
     init(config: KioskConfig, configPath: String?, options: Options, logger: Logger) throws {
-        self.config = config
+        self.settings = ConfigInForce(config)
         self.configPath = configPath
         self.options = options
         self.logger = logger
@@ -67,16 +73,19 @@ public final class Kiosk: @unchecked Sendable {
         do {
             kioskKey = try KioskKey.loadOrCreate(dataDir: config.dataDir)
             store = try Store.open(dataDir: config.dataDir)
+            // Before anything is appended: a log that ends below what the mirror has seen must
+            // not hand out those numbers again.
+            let behind = try store.reconcile(writer)
+            for g in writer.recovery.gaps + (behind.map { [$0] } ?? []) {
+                try store.markLost(from: g.lostFrom, to: g.lostTo)
+            }
             _ = try store.drainAudit(into: writer)
             mirror = try Mirror(store: store, logDir: config.dataDir + "/log")
             try mirror.catchUp(upTo: writer.durableSeq)
-            var snapshot = try store.snapshot(extraKeys: config.keys)
-            let h = try store.history(since: Timestamp(Date().timeIntervalSince1970) - Timestamp(config.rules.quotaDays) * 86_400)
-            snapshot.householdExits = h.exits
-            snapshot.presence = h.presence
-            for (id, n) in h.visitorEntries where snapshot.visitors[id] != nil {
-                snapshot.visitors[id]!.entriesUsed = max(snapshot.visitors[id]!.entriesUsed, n)
-            }
+            let snapshot = try store.snapshot(extraKeys: config.keys)
+            // The passage history, replayed from the logged passages (the mirror is at the
+            // log's durable end now) by the same code that records each new decision.
+            let history = try Self.history(from: store, now: options.clock.wall())
 
             var ios: [String: GateIO] = [:]
             for lane in config.lanes {
@@ -90,7 +99,7 @@ public final class Kiosk: @unchecked Sendable {
                 }
                 let laneID = lane.id
                 let io = try GateIO(backend: backend, outputs: lane.outputs, inputs: lane.inputs, debounceMs: config.debounceMs) { e in
-                    if case .input(let l, let a, let t) = e { cont.yield(.device(.input(line: "\(laneID)/\(l)", active: a, at: t))) } else { cont.yield(.device(e)) }
+                    if case .input(let role, let a, let t) = e { cont.yield(.gpio(lane: laneID, role: role, active: a, at: t)) } else { cont.yield(.device(e)) }
                 }
                 opened.append(io)
                 ios[lane.id] = io
@@ -114,10 +123,9 @@ public final class Kiosk: @unchecked Sendable {
             }
             devices = devs
             // The registry poller gets its own connection: one connection per thread of work, so
-            // no two transactions ever interleave. Visitor entries are counted from the log (the
-            // controller's own record, recounted from the mirror above at every start).
+            // no two transactions ever interleave.
             registryStore = try Store.open(dataDir: config.dataDir)
-            controller = Controller(config: config, registry: snapshot, journal: journal, io: ios, logger: logger)
+            controller = Controller(settings: settings, registry: snapshot, history: history, journal: journal, io: ios, logger: logger, clock: options.clock)
             var start = GateEvent(kind: .system, at: wallSeconds())
             let r = writer.recovery
             start.message = "started: log seq \(r.firstSeq)…\(r.lastSeq), \(r.truncatedBytes) torn bytes cut, \(r.gaps.count) damaged ranges set aside"
@@ -125,15 +133,28 @@ public final class Kiosk: @unchecked Sendable {
             for g in r.gaps {
                 var e = GateEvent(kind: .alert, at: wallSeconds())
                 e.alert = "log_damage"
-                e.message = "records \(g.lostFrom)…\(g.lostTo) damaged (\(g.reason)); bytes kept in \(g.keptAt)"
+                e.message = "records \(g.lostFrom)…\(g.lostTo) lost (\(g.reason))" + (g.keptAt.isEmpty ? "" : "; bytes kept in \(g.keptAt)")
                 _ = try journal.appendBlocking(e)
                 logger.critical("event log damage set aside: \(e.message!)")
+            }
+            if let g = behind {
+                var e = GateEvent(kind: .alert, at: wallSeconds())
+                e.alert = "log_truncated"
+                e.message = "records \(g.lostFrom)…\(g.lostTo) are missing from the log (\(g.reason)); numbering continues after \(g.lostTo + 1)"
+                _ = try journal.appendBlocking(e)
+                logger.critical("event log shorter than the mirror: \(e.message!)")
             }
         } catch {
             for io in opened { io.shutdown() }
             writer.close()
             throw error
         }
+    }
+
+    /// The passage history at start: the logged passages replayed through `PassageHistory.record`
+    /// (the mirror must be at the log's durable end). 31 days covers the longest quota window.
+    static func history(from store: Store, now: Double) throws -> PassageHistory {
+        PassageHistory.rebuild(try store.historyPassages(since: Timestamp(now) - 31 * 86_400))
     }
 
     static func driver(for d: KioskConfig.Device, rules: RulesConfig) throws -> any SerialDriver {

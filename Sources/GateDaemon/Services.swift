@@ -94,7 +94,12 @@ struct RegistryService: Service {
     func run() async throws {
         var version = (try? kiosk.registryStore.db.dataVersion()) ?? 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(kiosk.config.registryPollMs)) }
+            // Waits in short steps against the interval in force, so a reload of
+            // `registry_poll_ms` applies at once, even from a long wait.
+            let start = monoSeconds()
+            while !Task.isShuttingDownGracefully && !Task.isCancelled && (monoSeconds() - start) * 1000 < Double(kiosk.config.registryPollMs) {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(min(kiosk.config.registryPollMs, 100))) }
+            }
             guard let v = try? kiosk.registryStore.db.dataVersion(), v != version else { continue }
             version = v
             do {
@@ -123,6 +128,7 @@ struct ReloadService: Service {
             kiosk.options.notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(monoSeconds() * 1_000_000))")
             do {
                 let (c, hash) = try KioskConfig.load(path: path)
+                try c.checkServable(file: path)
                 kiosk.feed.yield(.config(c, hash: hash))
             } catch {
                 kiosk.logger.error("config reload rejected, keeping the running config:\n\(error)")
@@ -133,17 +139,25 @@ struct ReloadService: Service {
     }
 }
 
-/// Deletes old log segments per `[log] retention_days` / `retention_max_mb`, never any the
-/// mirror has not consumed yet.
+/// Deletes old log segments per `[log] retention_days` / `retention_max_mb` (read from the config
+/// in force at each pass, so a reload applies at the next pass; at most a minute away), never any
+/// the mirror has not consumed yet.
 struct RetentionService: Service {
     let kiosk: Kiosk
     func run() async throws {
-        let policy = RetentionPolicy(maxAgeSeconds: kiosk.config.retentionDays > 0 ? Int64(kiosk.config.retentionDays) * 86_400 : nil, maxBytes: kiosk.config.retentionMaxMB > 0 ? kiosk.config.retentionMaxMB << 20 : nil)
-        guard policy.maxAgeSeconds != nil || policy.maxBytes != nil else {
-            try? await gracefulShutdown()
-            return
-        }
+        var lastPass = -Double.infinity
+        var lastSettings: (Int, Int)?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let c = kiosk.config
+            let policy = RetentionPolicy(maxAgeSeconds: c.retentionDays > 0 ? Int64(c.retentionDays) * 86_400 : nil, maxBytes: c.retentionMaxMB > 0 ? c.retentionMaxMB << 20 : nil)
+            let changed = lastSettings.map { $0 != (c.retentionDays, c.retentionMaxMB) } ?? true
+            let due = (policy.maxAgeSeconds != nil || policy.maxBytes != nil) && (changed || monoSeconds() - lastPass >= 3600)
+            lastSettings = (c.retentionDays, c.retentionMaxMB)
+            if !due {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(kiosk.options.servicePollSeconds)) }
+                continue
+            }
+            lastPass = monoSeconds()
             do {
                 let mirrored = try kiosk.registryStore.db.query("SELECT last_seq FROM mirror_cursor WHERE id = 1") { UInt64($0.int(0)) }.first ?? 0
                 let gone = try kiosk.writer.applyRetention(policy, keepFrom: mirrored + 1, nowNs: Int64(Date().timeIntervalSince1970 * 1e9))
@@ -151,23 +165,28 @@ struct RetentionService: Service {
             } catch {
                 kiosk.logger.error("retention: \(error)")
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
         }
     }
 }
 
-/// Signs (sequence, chain hash) with the kiosk key at start and every `checkpoint_hours`.
+/// Signs (sequence, chain hash, gap records since the last checkpoint) with the kiosk key at start
+/// and every `checkpoint_hours` after the last one — the interval in force is read at each poll,
+/// so a reload applies at once.
 struct CheckpointService: Service {
     let kiosk: Kiosk
     func run() async throws {
+        var last = -Double.infinity
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let key = kiosk.kioskKey
-                try await kiosk.writer.appendChained { seq, chain in try Checkpoint.entry(seq: seq, chain: chain, keyID: "kiosk", key: key) }
-            } catch {
-                kiosk.logger.error("checkpoint failed: \(error)")
+            if monoSeconds() - last >= Double(kiosk.config.checkpointHours * 3600) {
+                last = monoSeconds()
+                do {
+                    let key = kiosk.kioskKey
+                    try await kiosk.writer.appendCheckpoint(keyID: "kiosk", key: key)
+                } catch {
+                    kiosk.logger.error("checkpoint failed: \(error)")
+                }
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(kiosk.config.checkpointHours * 3600)) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(kiosk.options.servicePollSeconds)) }
         }
     }
 }

@@ -4,7 +4,9 @@ import GateCore
 
 /// The SQLite mirror of the event log: a follower that inserts events in batches, idempotent by
 /// sequence number, with its cursor stored in the same transaction, so after any crash it resumes
-/// exactly where the database says it is.
+/// exactly where the database says it is. A row already there under a record's number must be that
+/// record: a different event under a number the mirror holds is refused with an error, never
+/// dropped in silence. A gap record marks the rows of the records it names `lost_from_log`.
 public final class Mirror: @unchecked Sendable {
     public let store: Store
     let logDir: String
@@ -74,6 +76,7 @@ public final class Mirror: @unchecked Sendable {
         var total = 0
         let insert = try store.db.prepare("INSERT OR IGNORE INTO events(seq, type, kind, wall_ns, day, lane, direction, outcome, reason, person, person_kind, household, temperature, alert, clock_unsynced, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         let setCursor = try store.db.prepare("UPDATE mirror_cursor SET last_seq = ? WHERE id = 1")
+        let existing = try store.db.prepare("SELECT type, wall_ns FROM events WHERE seq = ?")
         while true {
             let recs = try cursor.next(limit: batch, upTo: upTo)
             if recs.isEmpty { return total }
@@ -93,6 +96,19 @@ public final class Mirror: @unchecked Sendable {
                         .text(r.type == Checkpoint.type ? Base64Hex.hex(r.payload) : String(decoding: r.payload, as: UTF8.self)),
                     ])
                     while try insert.step() {}
+                    if store.db.changes == 0 {
+                        // Already mirrored (another process caught up first) — or a different event
+                        // under a number the mirror has seen: the log was rewritten or shortened.
+                        try existing.bind([.int(Int64(r.seq))])
+                        var same = true
+                        while try existing.step() { same = existing.int(0) == Int64(r.type) && existing.int(1) == r.wallNs }
+                        if !same {
+                            throw Database.Error(message: "mirror: seq \(r.seq) in the log is not the event the mirror holds under that number (the log was rewritten or shortened and numbers reused); nothing after it is mirrored. Run `postern log verify`")
+                        }
+                    }
+                    if r.type == GapRecord.type, let g = GapRecord.parse(r.payload) {
+                        try store.markLost(from: g.lostFrom, to: g.lostTo, except: r.seq)
+                    }
                     if replayRegistry, kind == GateEvent.Kind.registryChange.rawValue, let full = try? decoder.decode(GateEvent.self, from: Data(r.payload)) {
                         try store.replay(full)
                     }

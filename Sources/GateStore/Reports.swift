@@ -31,6 +31,8 @@ public struct LedgerRow: Codable, Sendable, Equatable {
     public var reason: String
     public var staff: String
     public var clockUnsynced: Bool
+    /// Attempts the row stands for (a coalesced burst of unreadable scans: more than one).
+    public var attempts: Int = 1
 }
 
 extension Store {
@@ -52,7 +54,7 @@ extension Store {
         for (dir, n) in try db.query("SELECT direction, COUNT(*) FROM events WHERE day = ? AND kind = 'passage' AND outcome = 'admit' GROUP BY direction", [.text(day)], { ($0.text(0), Int($0.int(1))) }) {
             if dir == "in" { c.passagesIn = n } else if dir == "out" { c.passagesOut = n }
         }
-        for (r, n) in try db.query("SELECT reason, COUNT(*) FROM events WHERE day = ? AND kind = 'passage' AND outcome = 'deny' GROUP BY reason", [.text(day)], { ($0.text(0), Int($0.int(1))) }) {
+        for (r, n) in try db.query("SELECT reason, SUM(COALESCE(json_extract(payload, '$.attempts'), 1)) FROM events WHERE day = ? AND kind = 'passage' AND outcome = 'deny' GROUP BY reason", [.text(day)], { ($0.text(0), Int($0.int(1))) }) {
             c.denialsByReason[r] = n
         }
         c.feverAlerts = Int(try db.query("SELECT COUNT(*) FROM events WHERE day = ? AND kind = 'alert' AND alert = 'fever'", [.text(day)]) { $0.int(0) }.first ?? 0)
@@ -83,7 +85,7 @@ extension Store {
                 seq: UInt64(s.int(0)), time: tf.string(from: Date(timeIntervalSince1970: Double(s.int(1)) / 1e9)), lane: e?.lane ?? "", direction: e?.direction?.rawValue ?? "",
                 name: unmask ? name : maskName(name), idNumber: unmask ? num : (num.isEmpty ? "" : IDNumber.masked(num)), pass: d?.passID ?? "",
                 temperature: (e?.readings ?? []).map { String(format: "%.1f", $0.celsius) }.joined(separator: "/"),
-                outcome: d?.outcome.rawValue ?? "", reason: d?.reason.rawValue ?? "", staff: d?.override?.staff ?? "", clockUnsynced: s.int(3) != 0)
+                outcome: d?.outcome.rawValue ?? "", reason: d?.reason.rawValue ?? "", staff: d?.override?.staff ?? "", clockUnsynced: s.int(3) != 0, attempts: e?.attempts ?? 1)
         }
     }
 }
@@ -108,11 +110,11 @@ public enum LedgerFormat {
 
     public static func csv(_ rows: [LedgerRow], lang: Language) -> String {
         let head = lang == .zh
-            ? ["序号", "时间", "通道", "方向", "姓名", "身份证号", "通行证", "体温", "结果", "原因", "放行人员", "时钟未同步"]
-            : ["seq", "time", "lane", "direction", "name", "id_number", "pass", "temperature", "outcome", "reason", "staff", "clock_unsynced"]
+            ? ["序号", "时间", "通道", "方向", "姓名", "身份证号", "通行证", "体温", "结果", "原因", "放行人员", "时钟未同步", "次数"]
+            : ["seq", "time", "lane", "direction", "name", "id_number", "pass", "temperature", "outcome", "reason", "staff", "clock_unsynced", "attempts"]
         var out = head.joined(separator: ",") + "\r\n"
         for r in rows {
-            out += [String(r.seq), r.time, r.lane, r.direction, r.name, r.idNumber, r.pass, r.temperature, r.outcome, r.reason, r.staff, r.clockUnsynced ? "1" : ""].map(csvField).joined(separator: ",") + "\r\n"
+            out += [String(r.seq), r.time, r.lane, r.direction, r.name, r.idNumber, r.pass, r.temperature, r.outcome, r.reason, r.staff, r.clockUnsynced ? "1" : "", String(r.attempts)].map(csvField).joined(separator: ",") + "\r\n"
         }
         return out
     }
@@ -127,7 +129,7 @@ public enum LedgerFormat {
         var out = "<!doctype html><html><head><meta charset=\"utf-8\"><title>\(html(title))</title><style>body{font-family:sans-serif}table{border-collapse:collapse;width:100%}td,th{border:1px solid #444;padding:2px 6px;font-size:11pt}tr.deny{background:#fdd}@media print{tr{page-break-inside:avoid}}</style></head><body>"
         out += "<h1>\(html(title))</h1><table><tr>" + head.map { "<th>\(html($0))</th>" }.joined() + "</tr>"
         for r in rows {
-            let reason = Reason(rawValue: r.reason).map { ReasonText.text($0, lang) } ?? r.reason
+            let reason = (Reason(rawValue: r.reason).map { ReasonText.text($0, lang) } ?? r.reason) + (r.attempts > 1 ? " ×\(r.attempts)" : "")
             let cells = [r.time + (r.clockUnsynced ? "*" : ""), r.lane, r.direction, r.name, r.idNumber, r.temperature, Outcome(rawValue: r.outcome).map { ReasonText.outcome($0, lang) } ?? r.outcome, reason, r.staff]
             out += "<tr class=\"\(r.outcome)\">" + cells.map { "<td>\(html($0))</td>" }.joined() + "</tr>"
         }

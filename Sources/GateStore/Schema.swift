@@ -40,6 +40,10 @@ enum Schema {
         CREATE TABLE mirror_cursor(id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);
         INSERT INTO mirror_cursor VALUES (1, 0);
         """,
+        // 2: rows whose records the log later lost (a gap record names them) are kept, marked
+        """
+        ALTER TABLE events ADD COLUMN lost_from_log INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

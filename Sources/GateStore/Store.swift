@@ -103,7 +103,7 @@ public final class Store: @unchecked Sendable {
     }
 
     func writeVisitor(_ v: Visitor) throws {
-        try db.run("INSERT INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries, entries_used"))", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(Int64(v.entriesUsed))])
+        try db.run("INSERT INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries, entries_used"))", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(0)])
     }
 
     public func addCourier(_ c: Courier, actor: String) throws {
@@ -231,12 +231,13 @@ public final class Store: @unchecked Sendable {
 
     // MARK: the snapshot the policy reads
 
-    /// The registry part of a snapshot (passage history is kept by the daemon, see `history`).
+    /// The registry part of a snapshot (what happened at the gate is `PassageHistory`, rebuilt
+    /// from `historyPassages`).
     public func snapshot(extraKeys: [TrustedKey] = []) throws -> RegistrySnapshot {
         var s = RegistrySnapshot()
         for r in try residents() { s.add(r) }
-        for v in try db.query("SELECT id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries, entries_used FROM visitors", [], { q in
-            Visitor(id: q.text(0), name: q.text(1), idNumber: q.text(2), phone: q.text(3), hostHousehold: q.text(4), reason: q.text(5), approver: q.text(6), validFrom: q.int(7), validUntil: q.int(8), maxEntries: Int(q.int(9)), entriesUsed: Int(q.int(10)))
+        for v in try db.query("SELECT id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries FROM visitors", [], { q in
+            Visitor(id: q.text(0), name: q.text(1), idNumber: q.text(2), phone: q.text(3), hostHousehold: q.text(4), reason: q.text(5), approver: q.text(6), validFrom: q.int(7), validUntil: q.int(8), maxEntries: Int(q.int(9)))
         }) { s.add(v) }
         for c in try db.query("SELECT id, name, id_number, company, start_minute, end_minute FROM couriers", [], { q in
             Courier(id: q.text(0), name: q.text(1), idNumber: q.text(2), company: q.text(3), startMinute: Int(q.int(4)), endMinute: Int(q.int(5)))
@@ -250,28 +251,23 @@ public final class Store: @unchecked Sendable {
         return s
     }
 
-    /// Passage history from the mirror: admitted exits per household since `since`, each
-    /// person's last admitted direction, and each visitor's admitted entries under the current
-    /// approval (so a single-entry approval stays used up across restarts and `mirror rebuild`).
-    public func history(since: Timestamp) throws -> (exits: [String: [RegistrySnapshot.Exit]], presence: [String: Direction], visitorEntries: [String: Int]) {
-        var exits: [String: [RegistrySnapshot.Exit]] = [:]
-        for (h, at, p) in try db.query("SELECT household, wall_ns, person FROM events WHERE kind = 'passage' AND outcome = 'admit' AND direction = 'out' AND person_kind = 'resident' AND wall_ns >= ? ORDER BY seq", [.int(since * 1_000_000_000)], { ($0.text(0), $0.int(1) / 1_000_000_000, $0.text(2)) }) {
-            exits[h, default: []].append(.init(at: at, person: p))
+    /// The logged passages that `PassageHistory.rebuild` needs, in log order, read from the mirror
+    /// (the log's index; the kiosk brings it up to the durable end of the log first): every
+    /// admitted passage since `since` (quota windows), each person's last admitted passage
+    /// (anti-passback), and visitors' admitted entries under their current approval.
+    public func historyPassages(since: Timestamp) throws -> [(decision: Decision, direction: Direction, at: Timestamp)] {
+        let rows = try db.query("""
+            SELECT payload FROM events WHERE seq IN (
+              SELECT seq FROM events WHERE kind = 'passage' AND outcome = 'admit' AND wall_ns >= ?1
+              UNION SELECT MAX(seq) FROM events WHERE kind = 'passage' AND outcome = 'admit' AND person IS NOT NULL GROUP BY person
+              UNION SELECT e.seq FROM events e JOIN visitors v ON v.id = e.person
+                WHERE e.kind = 'passage' AND e.outcome = 'admit' AND e.direction = 'in' AND e.person_kind = 'visitor' AND e.wall_ns >= v.valid_from * 1000000000)
+            ORDER BY seq
+            """, [.int(since * 1_000_000_000)]) { $0.text(0) }
+        return rows.compactMap { text in
+            guard let e = try? decoder.decode(GateEvent.self, from: Data(text.utf8)), let d = e.decision, let dir = e.direction else { return nil }
+            return (d, dir, Timestamp(e.at))
         }
-        var presence: [String: Direction] = [:]
-        for (p, d) in try db.query("SELECT person, direction FROM events WHERE seq IN (SELECT MAX(seq) FROM events WHERE kind = 'passage' AND outcome = 'admit' AND person IS NOT NULL GROUP BY person)", [], { ($0.text(0), $0.text(1)) }) {
-            presence[p] = Direction(rawValue: d)
-        }
-        var entries: [String: Int] = [:]
-        for (p, n) in try db.query("""
-            SELECT e.person, COUNT(*) FROM events e JOIN visitors v ON v.id = e.person
-            WHERE e.kind = 'passage' AND e.outcome = 'admit' AND e.direction = 'in' AND e.person_kind = 'visitor'
-              AND e.wall_ns >= v.valid_from * 1000000000
-            GROUP BY e.person
-            """, [], { ($0.text(0), Int($0.int(1))) }) {
-            entries[p] = n
-        }
-        return (exits, presence, entries)
     }
 
     // MARK: identities
@@ -359,6 +355,7 @@ public final class Store: @unchecked Sendable {
     /// between the two appends them again on the next drain (at-least-once; each carries its
     /// outbox id as `key` context so duplicates are recognisable).
     public func drainAudit(into log: LogWriter) throws -> Int {
+        try reconcile(log)
         let pending = try pendingAudit()
         guard let last = pending.last?.id else { return 0 }
         try log.appendBlocking(pending.map { LogEntry(type: GateEvent.Kind.registryChange.recordType, payload: Array(try! encoder.encode($0.event))) })

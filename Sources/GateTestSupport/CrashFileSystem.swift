@@ -15,6 +15,8 @@ package final class CrashFileSystem: LogFileSystem, @unchecked Sendable {
         var durableNames: [String: Node] = [:] // what the directory holds on disk
         var opsLeft = Int.max
         var crashed = false
+        /// Lock files held by a live writer (a power cut ends every process, so it clears them).
+        var locks: [String: Set<ObjectIdentifier>] = [:]
     }
     let state = Mutex(State())
 
@@ -52,6 +54,7 @@ package final class CrashFileSystem: LogFileSystem, @unchecked Sendable {
             }
             s.files = survivors
             s.durableNames = survivors
+            s.locks = [:]
             s.crashed = false
             s.opsLeft = .max
         }
@@ -135,9 +138,31 @@ package final class CrashFileSystem: LogFileSystem, @unchecked Sendable {
 
     package func makeDirectory(_ dir: String) throws {}
 
-    package func lock(_ path: String) throws -> any LogLock { NoLock() }
+    package func lock(_ path: String) throws -> any LogLock {
+        let l = HeldLock(fs: self, path: path)
+        state.withLock { _ = $0.locks[path, default: []].insert(ObjectIdentifier(l)) }
+        return l
+    }
 
-    final class NoLock: LogLock { func release() {} }
+    package func isLocked(_ path: String) -> Bool {
+        state.withLock { !($0.locks[path] ?? []).isEmpty }
+    }
+
+    final class HeldLock: LogLock {
+        let fs: CrashFileSystem
+        let path: String
+        var held = true
+        init(fs: CrashFileSystem, path: String) {
+            self.fs = fs
+            self.path = path
+        }
+        func release() {
+            guard held else { return }
+            held = false
+            let id = ObjectIdentifier(self)
+            _ = fs.state.withLock { $0.locks[path]?.remove(id) }
+        }
+    }
 
     final class File: LogFile {
         let fs: CrashFileSystem

@@ -73,7 +73,9 @@ enum Targets {
                 _ = FuzzRegistry.snapshot.resolve(Credential.classify(l, source: .idCardReader), now: 0)
             }
         case "config":
-            _ = try? KioskConfig.parse(String(decoding: data, as: UTF8.self))
+            // Raw bytes (not UTF-8 is an error, never a crash), then the document as tagged JSON.
+            _ = try? KioskConfig.parse(bytes: data)
+            _ = (try? TOML.parse(bytes: data))?.taggedJSON
         case "csv":
             _ = ResidentImport.parse(String(decoding: data, as: UTF8.self), isolationDays: 14, utcOffset: 28_800)
         case "log":

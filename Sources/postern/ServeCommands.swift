@@ -16,6 +16,7 @@ struct Serve: AsyncParsableCommand {
         try await guarded {
             Postern.bootstrapLogging()
             var (c, hash) = try KioskConfig.load(path: config)
+            try c.checkServable(file: config)
             if let d = dataDir { c.dataDir = d }
             let logger = Logger(label: "postern")
             let kiosk: Kiosk
@@ -29,7 +30,7 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct ConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "config", abstract: "Config files.", subcommands: [Check.self])
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Config files.", subcommands: [Check.self, Parse.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a config file and print the effective config.")
@@ -37,6 +38,7 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             try await guarded {
                 let (c, hash) = try KioskConfig.load(path: file)
+                try c.checkServable(file: file)
                 out(c.effectiveDescription)
                 out("# ok: \(file) sha256 \(hash)")
             }

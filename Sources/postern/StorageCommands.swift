@@ -21,7 +21,7 @@ struct LogCommand: AsyncParsableCommand {
                 let kioskKey = KioskKey.publicKey(dataDir: global.dataDir)
                 let rep = try LogVerifier(directory: dir, keys: { $0 == "kiosk" ? kioskKey : nil }).run()
                 if json {
-                    let o: [String: Any] = ["ok": rep.ok, "segments": rep.segments, "records": rep.records, "first_seq": rep.firstSeq as Any, "last_seq": rep.lastSeq as Any, "checkpoints_verified": rep.checkpointsVerified, "last_checkpoint_seq": rep.lastCheckpointSeq as Any, "redacted": rep.redacted, "torn_tail_bytes": rep.tornTailBytes, "gaps": rep.gaps, "problems": rep.problems.map(\.description)]
+                    let o: [String: Any] = ["ok": rep.ok, "segments": rep.segments, "records": rep.records, "first_seq": rep.firstSeq as Any, "last_seq": rep.lastSeq as Any, "checkpoints_verified": rep.checkpointsVerified, "last_checkpoint_seq": rep.lastCheckpointSeq as Any, "redacted": rep.redacted, "torn_tail_bytes": rep.tornTailBytes, "gaps": rep.gaps, "warnings": rep.warnings, "problems": rep.problems.map(\.description)]
                     outJSON(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
                 } else {
                     out("\(rep.segments) segment(s), \(rep.records) record(s), seq \(rep.firstSeq ?? 0)…\(rep.lastSeq ?? 0)")
@@ -29,6 +29,7 @@ struct LogCommand: AsyncParsableCommand {
                     if rep.redacted > 0 { out("\(rep.redacted) redacted payload(s) (chain still intact)") }
                     if rep.tornTailBytes > 0 { out("torn tail of \(rep.tornTailBytes) bytes (an interrupted write; cut at the next open, never acknowledged)") }
                     for g in rep.gaps { out("gap recorded: \(g)") }
+                    for w in rep.warnings { out("WARNING: \(w)") }
                     for p in rep.problems { out("PROBLEM: \(p)") }
                     if let last = rep.lastCheckpointSeq, let end = rep.lastSeq, end > last { out("\(end - last) record(s) after the last checkpoint are covered by the chain only") }
                 }
@@ -47,9 +48,9 @@ struct LogCommand: AsyncParsableCommand {
                 let r = w.recovery
                 w.close()
                 out("seq \(r.firstSeq)…\(r.lastSeq) in \(r.segments) segment(s); \(r.truncatedBytes) torn byte(s) cut")
-                for g in r.gaps { out("set aside: records \(g.lostFrom)…\(g.lostTo) (\(g.reason)), bytes kept in \(g.keptAt)") }
+                for g in r.gaps { out("set aside: records \(g.lostFrom)…\(g.lostTo) (\(g.reason))" + (g.keptAt.isEmpty ? "" : ", bytes kept in \(g.keptAt)")) }
                 for s in r.setAside { out("set aside: \(s)") }
-                if r.gaps.isEmpty && r.truncatedBytes == 0 { out("nothing to salvage") }
+                if r.gaps.isEmpty && r.setAside.isEmpty && r.truncatedBytes == 0 { out("nothing to salvage") }
             }
         }
     }
@@ -88,7 +89,7 @@ struct Purge: AsyncParsableCommand {
             }
             let n: Int
             do {
-                n = try LogRedaction.redact(directory: global.dataDir + "/log") { $0.wallNs < cutoff && personal.contains($0.type) }
+                n = try LogRedaction.redact(directory: global.dataDir + "/log", where: { $0.wallNs < cutoff && personal.contains($0.type) }, damagedRecordedBefore: cutoff)
             } catch let e as LogError where e.code == .locked {
                 throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
             }

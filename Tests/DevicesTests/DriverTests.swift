@@ -221,7 +221,7 @@ struct GateIOTests {
         Thread.sleep(forTimeInterval: 0.15)
         #expect(ev.all.isEmpty)
         chip.drive(.exitButton, active: true)
-        #expect(ev.wait { if case .input("exit_button", true, _) = $0 { true } else { false } } != nil)
+        #expect(ev.wait { if case .input(.exitButton, true, _) = $0 { true } else { false } } != nil)
     }
 }
 

@@ -7,6 +7,7 @@ struct Community {
     let key = Curve25519.Signing.PrivateKey()
     let otherKey = Curve25519.Signing.PrivateKey()
     var registry = RegistrySnapshot()
+    var history = PassageHistory()
     var config = RulesConfig()
 
     // Valid GB 11643 numbers (check digits computed by IDNumber itself in `id(_:)`).
@@ -38,5 +39,5 @@ struct Community {
         PassageFacts(lane: "gate1", direction: dir, credential: c, readings: temps.map { Reading(celsius: $0, device: "t1", at: at) }, retestsUsed: retests, final: final, now: at, localMinute: minute, maskConfirmed: mask, override: override)
     }
 
-    func decide(_ f: PassageFacts) -> Decision { Policy.decide(f, registry: registry, config: config) }
+    func decide(_ f: PassageFacts) -> Decision { Policy.decide(f, registry: registry, history: history, config: config) }
 }

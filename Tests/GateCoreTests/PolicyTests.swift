@@ -132,7 +132,7 @@ struct PersonRuleTests {
         var c = Community()
         let p = c.pass("v1", kind: .visitor, household: "h2", id: 5)
         #expect(c.decide(c.facts(.qr(p))).reason == .ok)
-        c.registry.record(c.decide(c.facts(.qr(p))), direction: .in, at: Community.day + 36_000)
+        c.history.record(c.decide(c.facts(.qr(p))), direction: .in, at: Community.day + 36_000)
         #expect(c.decide(c.facts(.qr(p))).reason == .notResident)
         // Leaving is always allowed.
         #expect(c.decide(c.facts(.qr(p), .out)).outcome == .admit)
@@ -178,7 +178,7 @@ struct PersonRuleTests {
         let t0 = Community.day + 9 * 3600
         let first = c.decide(c.facts(.idCard(Community.zhang.idNumber), .out, at: t0))
         #expect(first.reason == .ok)
-        c.registry.record(first, direction: .out, at: t0)
+        c.history.record(first, direction: .out, at: t0)
         #expect(c.decide(c.facts(.idCard(Community.zhangWife.idNumber), .out, at: t0 + 3600)).reason == .householdQuota)
         // The return does not count; another household is unaffected.
         #expect(c.decide(c.facts(.idCard(Community.zhang.idNumber), .in, at: t0 + 7200)).reason == .ok)
@@ -192,7 +192,7 @@ struct PersonRuleTests {
     @Test("anti-passback: soft flags, hard denies")
     func antiPassback() {
         var c = Community()
-        c.registry.presence["r1"] = .in
+        c.history.record(Decision(outcome: .admit, reason: .ok, personID: "r1", personKind: .resident, household: "h1"), direction: .in, at: Community.day)
         let soft = c.decide(c.facts(.idCard(Community.zhang.idNumber), .in))
         #expect(soft.outcome == .admit)
         #expect(soft.flags == ["anti_passback"])

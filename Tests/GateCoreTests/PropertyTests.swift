@@ -43,7 +43,7 @@ struct PropertyTests {
                 let window = exits[p.household]!.filter { $0 > t - Timestamp(c.config.quotaDays) * 86_400 }
                 #expect(window.count <= c.config.quotaExits)
             }
-            c.registry.record(d, direction: dir, at: t)
+            c.history.record(d, direction: dir, at: t)
         }
     }
 

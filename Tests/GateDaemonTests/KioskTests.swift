@@ -136,7 +136,7 @@ final class Harness: @unchecked Sendable {
     }
 
     /// A fresh kiosk, or (`continuing`) a restart of a stopped one on the same data directory.
-    init(continuing old: Harness? = nil) throws {
+    init(continuing old: Harness? = nil, configure: (String) -> String = { $0 }) throws {
         let sims: [DeviceSimulator]
         if let old {
             dir = old.dir
@@ -158,7 +158,8 @@ final class Harness: @unchecked Sendable {
         o.tickInterval = 0.05
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        kiosk = try Kiosk.start(config: try KioskConfig.parse(Self.configText(dir: dir)), options: o, logger: logger)
+        o.servicePollSeconds = 0.1
+        kiosk = try Kiosk.start(config: try KioskConfig.parse(configure(Self.configText(dir: dir))), options: o, logger: logger)
         let k = kiosk
         runner = Task { try await k.run(handleSignals: false) }
     }
@@ -366,6 +367,14 @@ struct KioskTests {
         }
         #expect(denials.count == 2, "\(h.dump())")
         #expect(denials.reduce(0) { $0 + ($1.attempts ?? 1) } == 300, "every scan is counted")
+        // The reports count attempts, not records.
+        let s = try Store.open(dataDir: h.dir)
+        try Mirror(store: s, logDir: h.dir + "/log").catchUp()
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        let day = f.string(from: Date())
+        #expect(try s.sevenCounts(day: day, now: Timestamp(Date().timeIntervalSince1970)).denialsByReason["malformed_credential"] == 300)
+        #expect(try s.ledger(day: day, lane: "out", unmask: false).map(\.attempts).reduce(0, +) == 300)
     }
 
     @Test("the same pass at two lanes within an impossible interval raises an alert")

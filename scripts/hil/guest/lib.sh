@@ -66,6 +66,9 @@ id = "in"
 direction = "in"
 thermometer = "thermo-in"
 readers = ["scan-in"]
+# The scenarios also carry an ID number through each scanner path (a shifted X on the wedge), so
+# this lane opts into typed ID numbers (off by default: only an ID-card reader's chip read counts).
+typed_id_numbers = true
 [lane.gpio]
 relay = { offset = 0, active_low = true }
 CFG
