@@ -143,6 +143,10 @@ let package = Package(
                 "CentralServer", "CentralStore", "CentralWire", "Uplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),

@@ -227,19 +227,25 @@ struct ListenService: Service {
                 let conn = try await PostgresConnection.connect(configuration: central.listenConfig, id: 9000 + attempt, logger: central.logger)
                 central.registryWakeups.wakeAll()
                 central.eventWakeups.wakeAll()
-                try await withThrowingTaskGroup(of: Void.self) { g in
-                    g.addTask {
-                        for try await n in try await conn.listen("postern_registry") { central.registryWakeups.wake(n.payload) }
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { g in
+                        g.addTask {
+                            for try await n in try await conn.listen("postern_registry") { central.registryWakeups.wake(n.payload) }
+                        }
+                        g.addTask {
+                            for try await n in try await conn.listen("postern_events") { central.eventWakeups.wake(n.payload) }
+                        }
+                        g.addTask {
+                            try await gracefulShutdown()
+                            throw CancellationError()
+                        }
+                        try await g.next()
+                        g.cancelAll()
                     }
-                    g.addTask {
-                        for try await n in try await conn.listen("postern_events") { central.eventWakeups.wake(n.payload) }
-                    }
-                    g.addTask {
-                        try await gracefulShutdown()
-                        throw CancellationError()
-                    }
-                    try await g.next()
-                    g.cancelAll()
+                } catch {
+                    // A connection must be closed before it goes away, whatever ended the loop.
+                    try? await conn.close()
+                    throw error
                 }
                 try? await conn.close()
             } catch {

@@ -93,7 +93,8 @@ extension CentralDB {
                     return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
                 }
             }
-            afterGap = r.type == GapRecord.type
+            // A gap record that set damaged bytes aside may be followed by a new chain base.
+            afterGap = r.type == GapRecord.type && !r.flags.contains(.redacted) && (GapRecord.parse(r.payload)?.setAside ?? true)
             head = r.chain
         }
         if st.rebase {
