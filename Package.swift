@@ -111,6 +111,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A city on one machine (PostgreSQL, postern-central and kiosk processes on simulated
+        // devices): the end-to-end tests and the city demo.
+        .target(
+            name: "CityHarness",
+            dependencies: [
+                "CentralStore", "CentralWire", "GateCore", "Devices",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore"]),
         .target(
             name: "GateDaemon",
             dependencies: [
@@ -140,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "CentralTests",
             dependencies: [
-                "CentralServer", "CentralStore", "CentralWire", "Uplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport",
+                "CentralServer", "CentralStore", "CentralWire", "Uplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport", "CityHarness",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
