@@ -200,19 +200,22 @@ extension CentralDB {
             acked = a
             integrity = i
         }
-        if integrity == nil, acked > 0 {
+        // Checked only on the second round, which names central's acknowledged sequence as the
+        // kiosk learned it: a delayed first round (or an older request) proves nothing, since
+        // the kiosk may have shipped more since it was sent.
+        if integrity == nil, acked > 0, let at = h.atSeq, at == UInt64(acked) {
             var why: String? = nil
             var kind = ""
-            if h.durableSeq < UInt64(acked) {
-                why = "gate \(id.gate)'s log ends at seq \(h.durableSeq) but central holds it up to \(acked): the kiosk log was truncated or replaced"
-                kind = "truncated"
-            } else if let at = h.atSeq, at == UInt64(acked), let c = h.chainAtSeq {
+            if let c = h.chainAtSeq {
                 var held: [UInt8]? = nil
                 for try await b in try await client.query("SELECT chain FROM events WHERE gate = \(id.gate) AND seq = \(acked)", logger: logger).decode(ByteBuffer.self) { held = Array(b.readableBytesView) }
                 if let held, Wire.unhex(c) != held {
                     why = "gate \(id.gate)'s record \(acked) differs from the one central acknowledged: the kiosk log was rewritten"
                     kind = "rewritten"
                 }
+            } else if h.durableSeq < at {
+                why = "gate \(id.gate)'s log ends at seq \(h.durableSeq) but central holds it up to \(acked): the kiosk log was truncated or replaced"
+                kind = "truncated"
             }
             if let why {
                 logger.critical("integrity: \(why)")

@@ -212,7 +212,7 @@ public final class City: @unchecked Sendable {
             _ = try centralCLI(["org", "street", street, "--name", "街道\(i % 2)", "--parent", "hailar"])
             _ = try centralCLI(["community", c, "--street", street, "--name", "社区" + c])
         }
-        registryKey = try centralCLI(["registry-key"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        registryKey = String(try centralCLI(["registry-key"]).split(separator: "\n").last ?? "").trimmingCharacters(in: .whitespaces)
     }
 
     /// Enrols and starts a kiosk process.

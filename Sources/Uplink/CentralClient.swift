@@ -46,12 +46,17 @@ public struct CentralUnavailable: Error, CustomStringConvertible {
 public final class CentralClient: Sendable {
     public let link: CentralLink
     let http: HTTPClient
-    let token: String
+    let authorization: String
     let preferred = LockedIndex()
 
-    public init(link: CentralLink, token: String) throws {
+    public convenience init(link: CentralLink, token: String) throws {
+        try self.init(link: link, authorization: "Bearer " + token)
+    }
+
+    /// `authorization` is the whole header value (a gate's bearer token, an account's Basic).
+    public init(link: CentralLink, authorization: String) throws {
         self.link = link
-        self.token = token
+        self.authorization = authorization
         var config = HTTPClient.Configuration()
         config.timeout.connect = .milliseconds(Int64(link.connectTimeoutMs))
         config.timeout.read = .seconds(Int64(link.longPollSeconds + 15))
@@ -109,7 +114,7 @@ public final class CentralClient: Sendable {
     func once<Resp: Decodable>(_ method: HTTPMethod, _ url: String, _ body: Data?, timeout: Duration) async throws -> Resp {
         var req = HTTPClientRequest(url: url)
         req.method = method
-        req.headers.add(name: "Authorization", value: "Bearer " + token)
+        req.headers.add(name: "Authorization", value: authorization)
         req.headers.add(name: "Accept", value: "application/json")
         if let body {
             req.headers.add(name: "Content-Type", value: "application/json")

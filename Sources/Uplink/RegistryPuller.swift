@@ -131,22 +131,40 @@ public struct Claimer: Sendable {
         }
         let limit = Duration.milliseconds(client.link.claimTimeoutMs)
         let client = self.client
-        return await withTaskGroup(of: CrossGate.ClaimResult?.self) { g in
-            g.addTask {
+        // Whichever comes first answers; the request left behind is cancelled, never awaited
+        // (the person at the gate waits for the bound, not for the HTTP client to wind down).
+        return await withCheckedContinuation { (cont: CheckedContinuation<CrossGate.ClaimResult, Never>) in
+            let once = Once()
+            let http = Task {
+                let r: CrossGate.ClaimResult
                 do {
-                    let r: ClaimResponse = try await client.call(.POST, "/v1/gate/claim", body: req, timeout: limit, as: ClaimResponse.self)
-                    return r.granted ? .granted : .refused(heldBy: r.heldBy)
+                    let resp: ClaimResponse = try await client.call(.POST, "/v1/gate/claim", body: req, timeout: limit, as: ClaimResponse.self)
+                    r = resp.granted ? .granted : .refused(heldBy: resp.heldBy)
                 } catch {
-                    return .unreachable
+                    r = .unreachable
+                }
+                if once.take() { cont.resume(returning: r) }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if once.take() {
+                    cont.resume(returning: .unreachable)
+                    http.cancel()
                 }
             }
-            g.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await g.next() ?? nil
-            g.cancelAll()
-            return first ?? .unreachable
         }
+    }
+}
+
+/// True for the first caller only.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = false
+    func take() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if taken { return false }
+        taken = true
+        return true
     }
 }

@@ -33,7 +33,7 @@ struct Common: ParsableArguments {
     func withDB<T: Sendable>(_ body: @Sendable (CentralDB) async throws -> T) async throws -> T {
         let c = try load()
         var logger = Logger(label: "postern-central")
-        logger.logLevel = .warning
+        logger.logLevel = .error
         let (pg, _) = try CentralServer.postgres(c, logger: logger)
         let db = CentralDB(client: pg, logger: logger, lateAfterSeconds: c.lateAfterSeconds, registryKeep: c.registryKeep)
         return try await withThrowingTaskGroup(of: T?.self) { g in
@@ -42,6 +42,7 @@ struct Common: ParsableArguments {
                 return nil
             }
             defer { g.cancelAll() }
+            try? await Task.sleep(for: .milliseconds(5))  // let the pool's run loop start first
             do {
                 _ = try await db.migrate()
                 return try await body(db)
