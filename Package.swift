@@ -12,6 +12,10 @@ let package = Package(
         .library(name: "GateStore", targets: ["GateStore"]),
         .library(name: "GateDaemon", targets: ["GateDaemon"]),
         .library(name: "Devices", targets: ["Devices"]),
+        .library(name: "CentralWire", targets: ["CentralWire"]),
+        .library(name: "CentralStore", targets: ["CentralStore"]),
+        .library(name: "CentralServer", targets: ["CentralServer"]),
+        .library(name: "Uplink", targets: ["Uplink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

@@ -199,8 +199,13 @@ public final class City: @unchecked Sendable {
         try runTool(["/usr/bin/psql", "-h", "127.0.0.1", "-p", String(pgPort), "-U", "postgres", "-d", db, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public func centralCLI(_ args: [String]) throws -> String {
-        try runTool([posternCentral] + args + ["--config", root + "/central-0.toml"])
+    public func centralCLI(_ args: [String], env: [String: String] = [:]) throws -> String {
+        try runTool([posternCentral] + args + ["--config", root + "/central-0.toml"], env: env)
+    }
+
+    /// `postern ARGS` (the kiosk/admin CLI).
+    public func posternCLI(_ args: [String], env: [String: String] = [:]) throws -> String {
+        try runTool([postern] + args, env: env)
     }
 
     /// Organisation: one city, one district, one street per community.

@@ -59,10 +59,20 @@ struct EndToEndTests {
         let again = try city.awaitPassage(gate: "gB", person: "v1", afterSeq: 0)
         #expect(again.0 == "deny" && again.1 == "not_resident")
 
-        // 3. Isolation set at central reaches every gate of the community.
-        var r3 = Resident(id: "r3", name: "居民r3", sex: .male, idNumber: City.idNumber(2), household: "1-2-201", address: Address(building: "1", unit: "2", room: "201"), origin: .wuhan)
-        r3.quarantineUntil = now + 14 * 86_400
-        try city.registry("c1", [City.change("resident", "r3", r3)])
+        // 3. Isolation set at central reaches every gate of the community: the admin verb run
+        // with --central by a community admin; the same verb on a kiosk is refused, naming central.
+        _ = try city.centralCLI(["account", "admin-c1", "--role", "community_admin", "--scope", "c1"], env: ["POSTERN_PASSWORD": "admin-c1-password"])
+        do {
+            _ = try city.posternCLI(["quarantine", "set", "r3", "--data-dir", city.kiosks["gA"]!.dir + "/data"])
+            Issue.record("a local admin write on a central-managed kiosk was accepted")
+        } catch let e as CityError {
+            #expect("\(e)".contains("kept at central"))
+        }
+        let adminDir = root + "/admin"
+        let out = try city.posternCLI(["quarantine", "set", "r3", "--central", city.centralURLs[0], "--community", "c1", "--account", "admin-c1", "--data-dir", adminDir], env: ["POSTERN_PASSWORD": "admin-c1-password"])
+        #expect(out.contains("written at central"))
+        // A community admin of c1 cannot write c2's registry.
+        #expect(throws: CityError.self) { _ = try city.posternCLI(["lockdown", "set", "compound", "--central", city.centralURLs[0], "--community", "c2", "--account", "admin-c1", "--data-dir", adminDir], env: ["POSTERN_PASSWORD": "admin-c1-password"]) }
         try await Task.sleep(for: .milliseconds(1500))
         city.kiosks["gA"]!.pass(passes["r3"]!, direction: .out)
         let qa = try city.awaitPassage(gate: "gA", person: "r3", afterSeq: 0)
