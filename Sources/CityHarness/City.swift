@@ -230,9 +230,21 @@ public final class City: @unchecked Sendable {
         try startKiosk(spec.gate)
     }
 
-    public func startKiosk(_ gate: String) throws {
+    /// Starts the kiosk process and waits until it serves (its first open creates the SQLite
+    /// schema; a second process opening the database meanwhile would race that migration).
+    public func startKiosk(_ gate: String, wait: Bool = true) throws {
         let k = kiosks[gate]!
+        let before = k.process.map { _ in (try? String(contentsOfFile: k.dir + "/kiosk.log", encoding: .utf8))?.components(separatedBy: "postern serving").count ?? 0 } ?? 0
         k.process = try Child([postern, "serve", "--config", k.configPath], log: k.dir + "/kiosk.log", env: ["LOG_LEVEL": "warning"])
+        guard wait else { return }
+        let end = Date().addingTimeInterval(30)
+        while Date() < end {
+            let n = ((try? String(contentsOfFile: k.dir + "/kiosk.log", encoding: .utf8)) ?? "").components(separatedBy: "postern serving").count
+            if n > max(before, 1) { return }
+            if !(k.process?.running ?? false) { throw CityError.failed("kiosk \(gate) exited:\n\(k.process?.log.suffix(2000) ?? "")") }
+            usleep(50_000)
+        }
+        throw CityError.failed("kiosk \(gate) did not start serving:\n\(k.process?.log.suffix(2000) ?? "")")
     }
 
     func kioskConfig(_ k: Kiosk) -> String {

@@ -25,14 +25,36 @@ while let a = args.popFirst() {
     }
 }
 
-let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-let repo = exe.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+/// The checkout the binary was built in (it holds scripts/pg-cluster.sh), else the working directory.
+let repo: String = {
+    var u = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    while u.path != "/" {
+        u.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: u.path + "/scripts/pg-cluster.sh") { return u.path }
+    }
+    return FileManager.default.currentDirectoryPath
+}()
 let root = NSTemporaryDirectory() + "postern-city-\(getpid())"
+nonisolated(unsafe) var signalSources: [any DispatchSourceSignal] = []
 func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 
+// Ctrl-C or SIGTERM: stop every process this demo started, then exit.
+nonisolated(unsafe) var running: City?
+for sig in [SIGINT, SIGTERM] {
+    signal(sig, SIG_IGN)
+    let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+    src.setEventHandler {
+        running?.stop()
+        if !keep { try? FileManager.default.removeItem(atPath: root) }
+        exit(130)
+    }
+    src.resume()
+    signalSources.append(src)
+}
 do {
     say("· PostgreSQL (throwaway cluster in \(root)/pg) and postern-central …")
     let city = try City(root: root, repo: repo)
+    running = city
     defer {
         city.stop()
         if !keep { try? FileManager.default.removeItem(atPath: root) }
@@ -44,8 +66,8 @@ do {
     let origins: [Origin] = [.local, .local, .hubei, .wuhan, .otherProvince, .returnee]
     for i in 0..<16 {
         let c = i < 10 ? "c1" : "c2"
-        let hh = "\(i / 2 + 1)-1-\(101 + i % 2)"
-        let r = Resident(id: "r\(i)", name: ["张", "李", "王", "赵", "刘", "陈"][i % 6] + "某\(i)", sex: i % 2 == 0 ? .male : .female, idNumber: City.idNumber(i), household: hh, address: Address(building: String(i / 2 + 1), unit: "1", room: String(101 + i % 2)), origin: origins[i % 6], rental: i % 5 == 0)
+        let hh = "\(i / 2 + 1)-1-101"  // two residents per household
+        let r = Resident(id: "r\(i)", name: ["张", "李", "王", "赵", "刘", "陈"][i % 6] + "某\(i)", sex: i % 2 == 0 ? .male : .female, idNumber: City.idNumber(i), household: hh, address: Address(building: String(i / 2 + 1), unit: "1", room: "101"), origin: origins[i % 6], rental: i % 5 == 0)
         let (p, change) = try city.issuePass(person: "r\(i)", kind: .resident, household: hh)
         passes["r\(i)"] = p
         if c == "c1" { c1 += [City.change("resident", "r\(i)", r), change] } else { c2 += [City.change("resident", "r\(i)", r), change] }
@@ -91,7 +113,7 @@ do {
     step("visitor v1 enters at gate A (single entry)") { a.pass(passes["v1"]!, direction: .in) }
     step("v1 tries again at gate B") { b.pass(passes["v1"]!, direction: .in) }
     step("central sets r3 in home isolation; r3 tries gate B") {
-        var r3 = Resident(id: "r3", name: "赵某3", sex: .female, idNumber: City.idNumber(3), household: "2-1-102", address: Address(building: "2", unit: "1", room: "102"), origin: .wuhan)
+        var r3 = Resident(id: "r3", name: "赵某3", sex: .female, idNumber: City.idNumber(3), household: "2-1-101", address: Address(building: "2", unit: "1", room: "101"), origin: .wuhan)
         r3.quarantineUntil = now + 14 * 86_400
         try? city.registry("c1", [City.change("resident", "r3", r3)])
         usleep(1_500_000)

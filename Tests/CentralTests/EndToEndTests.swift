@@ -12,7 +12,10 @@ struct EndToEndTests {
     func city() async throws {
         let root = NSTemporaryDirectory() + "postern-city-e2e-\(UUID().uuidString.prefix(6))"
         let city = try City(root: root, repo: PGCluster.root)
-        defer { city.stop() }
+        defer {
+            city.stop()
+            try? FileManager.default.removeItem(atPath: root)
+        }
         try city.organise(communities: ["c1", "c2"])
         let now = Timestamp(Date().timeIntervalSince1970)
         // Registry at central: the pass key, residents (one household of two in c1), a visitor.

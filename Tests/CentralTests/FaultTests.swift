@@ -22,7 +22,10 @@ struct FaultTests {
     func faults() async throws {
         let root = NSTemporaryDirectory() + "postern-faults-\(UUID().uuidString.prefix(6))"
         let city = try City(root: root, repo: PGCluster.root, instances: 2)
-        defer { city.stop() }
+        defer {
+            city.stop()
+            try? FileManager.default.removeItem(atPath: root)
+        }
         try city.organise(communities: ["c1"])
         var changes: [GateEvent] = [city.keyChange()]
         var passes: [String] = []
