@@ -1,5 +1,6 @@
 /// The gate's rules about time and place that are not one passage's decision: impossible travel
-/// (one credential at two lanes too soon), courier stays, a door forced open or held open, and
+/// (one credential at two lanes too soon), courier stays (over the history's couriers inside), a
+/// door forced open or held open, and
 /// fault rate-limiting. Pure, like `Lane` and `Policy`: time comes in with every call, and each
 /// call returns the alerts to record; the kiosk's controller only performs them.
 
@@ -42,7 +43,8 @@ public struct GateWatch: Sendable {
     var relayOpenUntil: [String: Double] = [:]
     var doorOpenSince: [String: Double] = [:]
     var heldAlerted: Set<String> = []
-    var couriersInside: [String: (since: Double, alerted: Bool, name: String)] = [:]
+    /// Courier stays already alerted: (courier, admitted at).
+    var overstayAlerted: Set<String> = []
     var lastSeen: [String: (lane: String, at: Double)] = [:]
     var faultWindow: [String: (start: Double, count: Int, dropped: Int)] = [:]
 
@@ -67,9 +69,6 @@ public struct GateWatch: Sendable {
             alerts.append(Alert(kind: .impossibleTravel, message: "\(id)'s credential at \(prev.lane) and \(lane) \(String(format1: at - prev.at)) s apart: shared or copied pass?", lane: lane, alarm: false))
         }
         lastSeen[id] = (lane, at)
-        if d.outcome == .admit, d.personKind == .courier {
-            couriersInside[id] = direction == .in ? (at, false, d.personName.map(maskName) ?? "?") : nil
-        }
         return alerts
     }
 
@@ -93,8 +92,10 @@ public struct GateWatch: Sendable {
         return []
     }
 
-    /// Time passes: doors held open too long, couriers inside too long (once each).
-    public mutating func tick(now: Double, rules: RulesConfig) -> [Alert] {
+    /// Time passes: doors held open too long, couriers inside too long (once per stay). The
+    /// couriers inside come from the passage history (so a restart keeps them); `name` gives the
+    /// name to show (masked).
+    public mutating func tick(now: Double, rules: RulesConfig, couriersInside: [String: Timestamp] = [:], name: (String) -> String? = { _ in nil }) -> [Alert] {
         var alerts: [Alert] = []
         for (lane, since) in doorOpenSince.sorted(by: { $0.key < $1.key }) where !heldAlerted.contains(lane) {
             let limit = heldOpenSeconds[lane] ?? 30
@@ -104,10 +105,13 @@ public struct GateWatch: Sendable {
             }
         }
         let stay = Double(rules.courierStayMinutes * 60)
-        for (id, c) in couriersInside.sorted(by: { $0.key < $1.key }) where !c.alerted && now - c.since > stay {
-            couriersInside[id]?.alerted = true
-            alerts.append(Alert(kind: .overstay, message: "courier \(c.name) (\(id)) inside for more than \(rules.courierStayMinutes) min", lane: nil, alarm: false))
+        for (id, since) in couriersInside.sorted(by: { $0.key < $1.key }) where now - Double(since) > stay {
+            let stayKey = "\(id)@\(since)"
+            guard !overstayAlerted.contains(stayKey) else { continue }
+            overstayAlerted.insert(stayKey)
+            alerts.append(Alert(kind: .overstay, message: "courier \(name(id).map(maskName) ?? "?") (\(id)) inside for more than \(rules.courierStayMinutes) min", lane: nil, alarm: false))
         }
+        overstayAlerted = overstayAlerted.filter { k in couriersInside.contains { "\($0.key)@\($0.value)" == k } }
         return alerts
     }
 

@@ -75,8 +75,9 @@ public struct Lane: Sendable {
     private var looseReading: Reading?
     private var armedOverride: (Override, Timestamp)?
     private var lastDecided: Timestamp?
-    /// Unreadable scans: when the first of the current burst was recorded, how many followed.
-    private var junk: (since: Timestamp, repeats: Int, credential: Credential)?
+    /// Credentials refused by rule 1: when the first of the current burst (one reason) was
+    /// recorded, how many followed.
+    private var junk: (since: Timestamp, repeats: Int, credential: Credential, reason: Reason)?
 
     public init(id: String, direction: Direction) {
         self.id = id
@@ -98,15 +99,17 @@ public struct Lane: Sendable {
                 // A new person while the previous one never completed: close that one first.
                 actions += decide(ctx, now: at, final: true)
             }
-            if case .qr(let text) = cred, !PassCodec.isWellFormed(text) {
-                // Not a pass at all: rule 1 fails whatever the temperature, so refuse at once. A
-                // burst of them is recorded as its first attempt and then one counted record.
-                if let j = junk, Double(at - j.since) < ctx.config.malformedCoalesceSeconds {
+            if case .failure(let reason) = ctx.registry.resolve(cred, now: at) {
+                // Rule 1 fails whatever the temperature (unreadable, forged, unknown key,
+                // expired, revoked, superseded, unknown person), so refuse at once. A burst with
+                // the same reason is recorded as its first attempt and then one counted record
+                // (nothing moves for the uncounted ones: no output without a durable record).
+                if let j = junk, j.reason == reason, Double(at - j.since) < ctx.config.invalidCredentialCoalesceSeconds {
                     junk!.repeats += 1
-                    return actions + [.light(.red)]
+                    return actions
                 }
                 actions += flushJunk(ctx, now: at)
-                junk = (at, 0, cred)
+                junk = (at, 0, cred, reason)
                 lastDecided = at
                 return actions + refuseAtOnce(cred, ctx, now: at, attempts: nil)
             }
@@ -132,7 +135,7 @@ public struct Lane: Sendable {
             return decide(ctx, now: r.at, final: false)
         case .tick(let now):
             var flushed: [Action] = []
-            if let j = junk, Double(now - j.since) >= ctx.config.malformedCoalesceSeconds {
+            if let j = junk, Double(now - j.since) >= ctx.config.invalidCredentialCoalesceSeconds {
                 flushed = flushJunk(ctx, now: now)
             }
             if let r = looseReading, now - r.at > window { looseReading = nil }

@@ -1,6 +1,6 @@
 /// The passage history the rules read, and its one owner: household exits (the shopping quota),
 /// each person's last admitted direction (anti-passback), visitors' admitted entries (single-
-/// entry approvals). It changes only through `record`, which the kiosk calls for every decision
+/// entry approvals), couriers inside (stays). It changes only through `record`, which the kiosk calls for every decision
 /// it has made durable and which `rebuild` replays over the logged passages at start — the same
 /// code both times, so a kiosk that restarted decides exactly as one that never did.
 ///
@@ -24,6 +24,8 @@ public struct PassageHistory: Sendable, Equatable {
     public private(set) var presence: [String: Direction] = [:]
     /// Admitted `in` passages per visitor (times), to count entries under an approval.
     public private(set) var visitorEntries: [String: [Timestamp]] = [:]
+    /// Couriers inside now, with the time they were admitted in (courier stays).
+    public private(set) var couriersInside: [String: Timestamp] = [:]
 
     public init() {}
 
@@ -39,6 +41,9 @@ public struct PassageHistory: Sendable, Equatable {
         }
         if direction == .in, d.personKind == .visitor {
             visitorEntries[id, default: []].append(at)
+        }
+        if d.personKind == .courier {
+            couriersInside[id] = direction == .in ? at : nil
         }
     }
 

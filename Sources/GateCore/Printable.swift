@@ -24,10 +24,13 @@ public enum Printable {
     /// bidi/invisible characters that remain raw inside strings become `\uXXXX` escapes (the
     /// same value to a JSON reader). Only valid inside strings, which is where they can occur.
     public static func jsonSafe(_ json: String) -> String {
-        guard json.unicodeScalars.contains(where: needsEscape) else { return json }
+        // C0 controls never stand raw inside a JSON string (the serializer escapes them); outside
+        // strings they are the layout of pretty-printed JSON, which stays.
+        func escape(_ u: Unicode.Scalar) -> Bool { u.value >= 0x7F && needsEscape(u) }
+        guard json.unicodeScalars.contains(where: escape) else { return json }
         var out = ""
         for u in json.unicodeScalars {
-            if needsEscape(u) { out += "\\u" + hex(u.value, 4) } else { out.unicodeScalars.append(u) }
+            if escape(u) { out += "\\u" + hex(u.value, 4) } else { out.unicodeScalars.append(u) }
         }
         return out
     }

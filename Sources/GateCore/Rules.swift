@@ -16,10 +16,11 @@ public struct RulesConfig: Sendable, Equatable, Codable {
     /// The same person's credential at two different lanes within this many seconds cannot be one
     /// person walking: an `impossible_travel` alert (a shared or copied pass). 0 turns it off.
     public var impossibleTravelSeconds = 3.0
-    /// Unreadable scans (not a pass at all) on one lane within this many seconds after the first
-    /// are counted, not recorded one by one: the first is a deny record at once, the rest become
-    /// one record with their count when the interval ends. 0 records each one.
-    public var malformedCoalesceSeconds = 10.0
+    /// Credentials refused by rule 1 (unreadable, forged, unknown key, expired, revoked,
+    /// superseded, unknown person) for the same reason on one lane within this many seconds after
+    /// the first are counted, not recorded one by one: the first is a deny record at once, the
+    /// rest become one record with their count when the interval ends. 0 records each one.
+    public var invalidCredentialCoalesceSeconds = 10.0
     public var quotaExits = 1
     public var quotaDays = 2
     public var isolationDays = 14

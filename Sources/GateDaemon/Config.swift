@@ -139,7 +139,7 @@ extension KioskConfig {
             t.number("pairing_window_seconds", 1...120) { c.rules.pairingWindowSeconds = $0 }
             t.number("reading_holdoff_seconds", 0...30) { c.rules.readingHoldoffSeconds = $0 }
             t.number("impossible_travel_seconds", 0...600) { c.rules.impossibleTravelSeconds = $0 }
-            t.number("malformed_coalesce_seconds", 0...3600) { c.rules.malformedCoalesceSeconds = $0 }
+            t.number("invalid_credential_coalesce_seconds", 0...3600) { c.rules.invalidCredentialCoalesceSeconds = $0 }
             t.int("quota_exits", 1...20) { c.rules.quotaExits = $0 }
             t.int("quota_days", 1...30) { c.rules.quotaDays = $0 }
             t.int("isolation_days", 0...60) { c.rules.isolationDays = $0 }
@@ -210,6 +210,13 @@ extension KioskConfig {
             if l.thermometer == nil { t.error("thermometer", "every lane needs a thermometer (rule 2)") }
             if l.readers.isEmpty { t.error("readers", "every lane needs at least one credential reader (rule 1)") }
             if c.lanes.contains(where: { $0.id == l.id }) { t.error("id", "lane \"\(l.id)\" is defined twice") }
+            // A device belongs to one lane: a reader in two lanes would open two gates with one
+            // scan, a thermometer in two would give one reading to two people.
+            for other in c.lanes {
+                if let th = l.thermometer, other.thermometer == th { t.error("thermometer", "device \"\(th)\" is already the thermometer of lane \"\(other.id)\"; a device belongs to one lane") }
+                for id in l.readers where other.readers.contains(id) { t.error("readers", "device \"\(id)\" is already a reader of lane \"\(other.id)\"; a device belongs to one lane") }
+            }
+            if Set(l.readers).count != l.readers.count { t.error("readers", "a reader is listed twice") }
             c.lanes.append(l)
         }
         r.tableArray("key") { t in

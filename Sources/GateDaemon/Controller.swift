@@ -11,7 +11,7 @@ import Logging
 /// performed — records first, in one durable batch, then the outputs, which cannot move without
 /// the proof of that append (`Durable`). The passage history (`PassageHistory`) is owned here:
 /// rebuilt from the log at start (by the kiosk), updated by every durable decision, read by the
-/// rules. Registry and config changes are applied between passages.
+/// rules. Registry and config changes apply at once, between two inputs.
 public actor Controller {
     public enum Input: Sendable {
         case device(DeviceEvent)
@@ -41,7 +41,6 @@ public actor Controller {
     var registry: RegistrySnapshot
     public private(set) var history: PassageHistory
     var watch = GateWatch()
-    var pendingConfig: (KioskConfig, String)?
     var maskPressed: [String: Double] = [:]
     public private(set) var lastTick = monoSeconds()
     public private(set) var decisions = 0
@@ -78,8 +77,7 @@ public actor Controller {
             // The registry only: what happened at the gate stays in `history`.
             registry = r
         case .config(let c, let hash):
-            pendingConfig = (c, hash)
-            try await applyPendingConfig()
+            try await applyConfig(c, hash: hash)
         case .configRejected(let why):
             var e = GateEvent(kind: .configReload, at: clock.wall())
             e.message = "rejected, previous config kept: \(why)"
@@ -103,10 +101,10 @@ public actor Controller {
         }
     }
 
-    /// A new config takes effect only while no lane is mid-passage.
-    func applyPendingConfig() async throws {
-        guard let (c, hash) = pendingConfig, !lanes.values.contains(where: \.isBusy) else { return }
-        pendingConfig = nil
+    /// A new config takes effect at once, between two inputs: a passage still waiting is decided
+    /// under the config in force at its decision. (Waiting for idle lanes let anyone who kept
+    /// scanning hold a removed key trusted.)
+    func applyConfig(_ c: KioskConfig, hash: String) async throws {
         let outcome = settings.apply(c)
         watch.heldOpenSeconds = Dictionary(uniqueKeysWithValues: config.lanes.map { ($0.id, Double($0.doorHeldOpenSeconds)) })
         // Trusted keys live in the registry snapshot the policy reads: a key removed from the
@@ -189,11 +187,11 @@ public actor Controller {
         for id in lanes.keys.sorted() {
             try await perform(lanes[id]!.handle(.tick(now: Timestamp(now)), context(lane: id, at: now)), lane: id)
         }
-        let alerts = watch.tick(now: now, rules: config.rules)
+        let registry = self.registry
+        let alerts = watch.tick(now: now, rules: config.rules, couriersInside: history.couriersInside) { registry.couriers[$0]?.name }
         if !alerts.isEmpty { try await record([], alerts: alerts, at: now) }
         // Exits older than the longest quota window a config can ask for no longer count.
         history.prune(exitsBefore: Timestamp(now) - 31 * 86_400)
-        try await applyPendingConfig()
     }
 
     /// Performs a lane's actions: its decisions (with every alert they raise) appended as one

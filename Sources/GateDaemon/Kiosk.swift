@@ -154,7 +154,7 @@ public final class Kiosk: @unchecked Sendable {
     /// The passage history at start: the logged passages replayed through `PassageHistory.record`
     /// (the mirror must be at the log's durable end). 31 days covers the longest quota window.
     static func history(from store: Store, now: Double) throws -> PassageHistory {
-        PassageHistory.rebuild(try store.historyPassages(since: Timestamp(now) - 31 * 86_400))
+        PassageHistory.rebuild(try store.historyPassages(since: Timestamp(now) - Store.historyDays * 86_400))
     }
 
     static func driver(for d: KioskConfig.Device, rules: RulesConfig) throws -> any SerialDriver {

@@ -95,9 +95,11 @@ public enum LedgerFormat {
     /// tab or a carriage return would be read as a formula (CSV injection, OWASP), so it gets a
     /// leading `'` and is quoted — except a plain number like `-3.5`, which is data.
     static func csvField(_ s: String) -> String {
-        var v = s
+        // Control and bidi characters from names shown escaped (the ledger is read by people, in
+        // spreadsheets and on terminals), then formula-neutralised.
+        var v = Printable.escaped(s)
         if let f = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(f), !isPlainNumber(v) { v = "'" + v }
-        let quote = v != s || v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        let quote = v.hasPrefix("'") || v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
         return quote ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
     }
 
@@ -120,7 +122,7 @@ public enum LedgerFormat {
     }
 
     static func html(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        Printable.escaped(s).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     public static func html(_ rows: [LedgerRow], day: String, gate: String, lang: Language) -> String {

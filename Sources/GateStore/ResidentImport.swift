@@ -112,7 +112,7 @@ extension Store {
     public func importResidents(_ rows: [(line: Int, resident: Resident)], actor: String) throws {
         var errors: [ResidentImport.RowError] = []
         for (line, r) in rows {
-            if let why = try identityConflict(kind: .resident, id: r.id, idNumber: r.idNumber) { errors.append(.init(line: line, message: why)) }
+            if let why = try identityConflict(kind: .resident, id: r.id, idNumber: r.idNumber) ?? Self.textProblem(Self.textFields(r)) { errors.append(.init(line: line, message: why)) }
         }
         if !errors.isEmpty { throw ResidentImport.Errors(rows: errors) }
         try db.transaction {

@@ -44,6 +44,16 @@ enum Schema {
         """
         ALTER TABLE events ADD COLUMN lost_from_log INTEGER NOT NULL DEFAULT 0;
         """,
+        // 3: every person id ever registered, with its kind and ID number: an id names one person
+        // for good, across residents, visitors, couriers and staff (purge forgets the numbers of
+        // people no longer registered; their ids stay retired).
+        """
+        CREATE TABLE person_ids(id TEXT PRIMARY KEY, kind TEXT NOT NULL, id_number TEXT);
+        INSERT OR IGNORE INTO person_ids SELECT id, 'resident', id_number FROM residents;
+        INSERT OR IGNORE INTO person_ids SELECT id, 'visitor', id_number FROM visitors;
+        INSERT OR IGNORE INTO person_ids SELECT id, 'courier', id_number FROM couriers;
+        INSERT OR IGNORE INTO person_ids SELECT id, 'staff', id_number FROM staff;
+        """,
     ]
 
     static func migrate(_ db: Database) throws {

@@ -76,6 +76,7 @@ public final class Store: @unchecked Sendable {
     /// Upserts by id. Never `INSERT OR REPLACE`: over the UNIQUE id_number that would silently
     /// delete another person who holds the same number; here that is a constraint error.
     func writeResident(_ r: Resident) throws {
+        try claimID(r.id, kind: .resident, idNumber: r.idNumber)
         try db.run("INSERT INTO residents(\(Self.residentColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll(Self.residentColumns))", [
             .text(r.id), .text(r.name), .text(r.sex.rawValue), .text(r.idNumber.uppercased()), .text(r.household), .text(r.address.building), .text(r.address.unit), .text(r.address.room),
             .text(r.origin.rawValue), .opt(r.returnDate), .opt(r.quarantineUntil), .int(r.rental ? 1 : 0), .opt(r.landlordContact), .opt(r.phone),
@@ -84,6 +85,7 @@ public final class Store: @unchecked Sendable {
 
     public func upsertResident(_ r: Resident, actor: String) throws {
         try checkIdentity(kind: .resident, id: r.id, idNumber: r.idNumber)
+        try Self.checkText(Self.textFields(r))
         let before = try resident(r.id)
         try change("resident", key: r.id, action: before == nil ? "add" : "update", actor: actor, before: before, after: r) { try writeResident(r) }
     }
@@ -99,19 +101,23 @@ public final class Store: @unchecked Sendable {
 
     public func addVisitor(_ v: Visitor, actor: String) throws {
         try checkIdentity(kind: .visitor, id: v.id, idNumber: v.idNumber)
+        try Self.checkText([("name", v.name), ("phone", v.phone), ("host", v.hostHousehold), ("reason", v.reason), ("approver", v.approver)])
         try change("visitor", key: v.id, action: "approve", actor: actor, before: Optional<Visitor>.none, after: v) { try writeVisitor(v) }
     }
 
     func writeVisitor(_ v: Visitor) throws {
+        try claimID(v.id, kind: .visitor, idNumber: v.idNumber)
         try db.run("INSERT INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries, entries_used"))", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(0)])
     }
 
     public func addCourier(_ c: Courier, actor: String) throws {
         try checkIdentity(kind: .courier, id: c.id, idNumber: c.idNumber)
+        try Self.checkText([("name", c.name), ("company", c.company)])
         try change("courier", key: c.id, action: "add", actor: actor, before: Optional<Courier>.none, after: c) { try writeCourier(c) }
     }
 
     func writeCourier(_ c: Courier) throws {
+        try claimID(c.id, kind: .courier, idNumber: c.idNumber)
         try db.run("INSERT INTO couriers VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, company, start_minute, end_minute"))", [.text(c.id), .text(c.name), .text(c.idNumber.uppercased()), .text(c.company), .int(Int64(c.startMinute)), .int(Int64(c.endMinute))])
     }
 
@@ -125,10 +131,12 @@ public final class Store: @unchecked Sendable {
 
     public func addStaff(_ s: Staff, actor: String) throws {
         try checkIdentity(kind: .staff, id: s.id, idNumber: s.idNumber)
+        try Self.checkText([("name", s.name), ("role", s.role)])
         try change("staff", key: s.id, action: "add", actor: actor, before: Optional<Staff>.none, after: s) { try writeStaff(s) }
     }
 
     func writeStaff(_ s: Staff) throws {
+        try claimID(s.id, kind: .staff, idNumber: s.idNumber)
         try db.run("INSERT INTO staff VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, role, id_number"))", [.text(s.id), .text(s.name), .text(s.role), .text(s.idNumber.uppercased())])
     }
 
@@ -251,23 +259,33 @@ public final class Store: @unchecked Sendable {
         return s
     }
 
+    /// Which logged passages `PassageHistory.rebuild` needs (sequence numbers, as SQL over the
+    /// mirror with `?1` = since, in ns): every admitted passage since then (quota windows), each
+    /// person's last admitted passage (anti-passback, courier stays), and visitors' admitted
+    /// entries under their current approval. `purge` keeps exactly these.
+    static let historySeqsSQL = """
+        SELECT seq FROM events WHERE kind = 'passage' AND outcome = 'admit' AND wall_ns >= ?1
+        UNION SELECT MAX(seq) FROM events WHERE kind = 'passage' AND outcome = 'admit' AND person IS NOT NULL GROUP BY person
+        UNION SELECT e.seq FROM events e JOIN visitors v ON v.id = e.person
+          WHERE e.kind = 'passage' AND e.outcome = 'admit' AND e.direction = 'in' AND e.person_kind = 'visitor' AND e.wall_ns >= v.valid_from * 1000000000
+        """
+
+    /// The history window: 31 days covers the longest quota window a config can ask for.
+    public static let historyDays: Timestamp = 31
+
     /// The logged passages that `PassageHistory.rebuild` needs, in log order, read from the mirror
-    /// (the log's index; the kiosk brings it up to the durable end of the log first): every
-    /// admitted passage since `since` (quota windows), each person's last admitted passage
-    /// (anti-passback), and visitors' admitted entries under their current approval.
+    /// (the log's index; the kiosk brings it up to the durable end of the log first).
     public func historyPassages(since: Timestamp) throws -> [(decision: Decision, direction: Direction, at: Timestamp)] {
-        let rows = try db.query("""
-            SELECT payload FROM events WHERE seq IN (
-              SELECT seq FROM events WHERE kind = 'passage' AND outcome = 'admit' AND wall_ns >= ?1
-              UNION SELECT MAX(seq) FROM events WHERE kind = 'passage' AND outcome = 'admit' AND person IS NOT NULL GROUP BY person
-              UNION SELECT e.seq FROM events e JOIN visitors v ON v.id = e.person
-                WHERE e.kind = 'passage' AND e.outcome = 'admit' AND e.direction = 'in' AND e.person_kind = 'visitor' AND e.wall_ns >= v.valid_from * 1000000000)
-            ORDER BY seq
-            """, [.int(since * 1_000_000_000)]) { $0.text(0) }
+        let rows = try db.query("SELECT payload FROM events WHERE seq IN (\(Self.historySeqsSQL)) ORDER BY seq", [.int(since * 1_000_000_000)]) { $0.text(0) }
         return rows.compactMap { text in
             guard let e = try? decoder.decode(GateEvent.self, from: Data(text.utf8)), let d = e.decision, let dir = e.direction else { return nil }
             return (d, dir, Timestamp(e.at))
         }
+    }
+
+    /// The sequence numbers `historyPassages` reads: what `purge` must leave readable.
+    public func historySeqs(since: Timestamp) throws -> Set<UInt64> {
+        Set(try db.query("SELECT seq FROM events WHERE seq IN (\(Self.historySeqsSQL))", [.int(since * 1_000_000_000)]) { UInt64($0.int(0)) })
     }
 
     // MARK: identities
@@ -291,11 +309,40 @@ public final class Store: @unchecked Sendable {
         if let other = holders.first(where: { $0 != (kind.rawValue, id) }) {
             return "\(kind.rawValue) \(id): ID number \(IDNumber.masked(number)) already belongs to \(other.0) \(other.1); nothing changed"
         }
-        let table = ["resident": "residents", "visitor": "visitors", "courier": "couriers", "staff": "staff"][kind.rawValue]!
-        if let existing = try db.query("SELECT id_number FROM \(table) WHERE id = ?", [.text(id)], { $0.text(0) }).first, existing != number {
-            return "\(kind.rawValue) \(id) already names the person with ID number \(IDNumber.masked(existing)); a different person needs a new id"
+        if let (k, existing) = try db.query("SELECT kind, id_number FROM person_ids WHERE id = ?", [.text(id)], { ($0.text(0), $0.optText(1)) }).first {
+            if k != kind.rawValue { return "id \(id) already names a \(k); ids are unique across residents, visitors, couriers and staff" }
+            guard let existing else { return "id \(id) is retired (its person was removed and purged); choose a new id" }
+            if existing != number { return "\(kind.rawValue) \(id) already names the person with ID number \(IDNumber.masked(existing)); a different person needs a new id" }
         }
         return nil
+    }
+
+    /// Why a person's text fields cannot be stored, or nil: no control characters (they would be
+    /// cut at NUL by SQLite, or drive an operator's terminal), no bidi overrides.
+    public static func textProblem(_ fields: [(name: String, value: String?)]) -> String? {
+        for (name, value) in fields {
+            guard let v = value, let bad = v.unicodeScalars.first(where: Printable.needsEscape) else { continue }
+            return "\(name) contains the control or formatting character U+\(String(bad.value, radix: 16, uppercase: true)); nothing changed"
+        }
+        return nil
+    }
+
+    static func checkText(_ fields: [(name: String, value: String?)]) throws {
+        if let why = textProblem(fields) { throw RegistryConflict(message: why) }
+    }
+
+    /// Records an id as taken for good (by this kind and ID number).
+    func claimID(_ id: String, kind: PersonKind, idNumber: String) throws {
+        try db.run("INSERT INTO person_ids(id, kind, id_number) VALUES (?,?,?) ON CONFLICT(id) DO NOTHING", [.text(id), .text(kind.rawValue), .text(idNumber.uppercased())])
+    }
+
+    /// Purge: the ID numbers of people no longer registered are forgotten; their ids stay retired.
+    public func forgetRemovedIDNumbers() throws {
+        try db.run("UPDATE person_ids SET id_number = NULL WHERE id NOT IN (SELECT id FROM residents UNION SELECT id FROM visitors UNION SELECT id FROM couriers UNION SELECT id FROM staff)")
+    }
+
+    static func textFields(_ r: Resident) -> [(name: String, value: String?)] {
+        [("name", r.name), ("household", r.household), ("building", r.address.building), ("unit", r.address.unit), ("room", r.address.room), ("phone", r.phone), ("landlord_contact", r.landlordContact)]
     }
 
     func checkIdentity(kind: PersonKind, id: String, idNumber: String) throws {

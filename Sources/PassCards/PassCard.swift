@@ -41,8 +41,9 @@ public struct PassCard: Sendable {
         return (0..<w).map { y in (0..<w).map { x in code.pointee.data[y * w + x] & 1 == 1 } }
     }
 
+    /// Text for SVG: control characters (not allowed in XML 1.0) shown escaped, then XML-escaped.
     static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        Printable.escaped(s).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     /// The card's SVG elements, in millimetres, placed at (x, y).

@@ -279,7 +279,7 @@ struct PassCommand: AsyncParsableCommand {
                     }
                     postern.out(self.out + "/" + name + "." + format)
                 }
-                FileHandle.standardError.write(Data("\(cards.count) card(s); \(a.flushAudit())\n".utf8))
+                errOut("\(cards.count) card(s); \(a.flushAudit())")
             }
         }
     }
@@ -296,7 +296,7 @@ struct PassCommand: AsyncParsableCommand {
                 let (p, text) = try a.issuePass(person: person, days: days, now: nowTS())
                 if let o = self.out { try AtomicFile.write(Data((text + "\n").utf8), to: o, mode: 0o640) }
                 postern.out(text)
-                FileHandle.standardError.write(Data("pass \(p.idString) for \(person), valid \(days) days; \(a.flushAudit())\n".utf8))
+                errOut("pass \(p.idString) for \(person), valid \(days) days; \(a.flushAudit())")
             }
         }
     }
@@ -321,9 +321,12 @@ struct PassCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Explain what a kiosk would decide about a pass; exit 0 only if it would accept it.")
         @OptionGroup var global: GlobalOptions
         @Argument var payload: String
+        @Option(name: .long, help: "The kiosk's config: its [[key]]s are trusted as the kiosk trusts them (used when the file exists).") var config: String = "/etc/postern/postern.toml"
         func run() async throws {
             try await guarded {
-                let snap = try Store.open(dataDir: global.dataDir).snapshot()
+                // The kiosk trusts the registry's keys and its config's [[key]]s: so does verify.
+                let keys = FileManager.default.fileExists(atPath: config) ? try KioskConfig.load(path: config).0.keys : []
+                let snap = try Store.open(dataDir: global.dataDir).snapshot(extraKeys: keys)
                 let now = nowTS()
                 if let (p, _, _) = PassCodec.parse(payload) {
                     out("pass \(p.idString): \(p.kind.rawValue) \(p.person), household \(p.household), key \(p.keyID)")

@@ -20,13 +20,13 @@ extension ConfigCommand {
         func run() async throws {
             if batch { return Self.runBatch() }
             guard let file, let data = FileManager.default.contents(atPath: file) else {
-                FileHandle.standardError.write(Data("postern: cannot read \(file ?? "")\n".utf8))
+                errOut("postern: cannot read \(file ?? "")")
                 throw ExitCode(3)
             }
             do {
                 out(try TOML.parse(bytes: [UInt8](data)).taggedJSON)
             } catch {
-                FileHandle.standardError.write(Data("\(file):\(error.line): \(error.message)\n".utf8))
+                errOut("\(file):\(error.line): \(error.message)")
                 throw ExitCode(1)
             }
         }
@@ -37,7 +37,7 @@ extension ConfigCommand {
             while i < input.count {
                 guard let nl = input[i...].firstIndex(of: 0x0A), let n = Int(String(decoding: input[i..<nl], as: UTF8.self)), n >= 0, nl + 1 + n <= input.count
                 else {
-                    FileHandle.standardError.write(Data("postern: malformed batch input at byte \(i)\n".utf8))
+                    errOut("postern: malformed batch input at byte \(i)")
                     return
                 }
                 let doc = Array(input[(nl + 1)..<(nl + 1 + n)])

@@ -76,23 +76,23 @@ extension AsyncParsableCommand {
     /// Runs `body`, turning errors into one line on stderr and the right exit status.
     func guarded(_ body: () async throws -> Void) async throws {
         do { try await body() } catch let e as Exit {
-            FileHandle.standardError.write(Data("postern: \(e.message)\n".utf8))
+            errOut("postern: \(e.message)")
             throw ExitCode(e.code)
         } catch let e as ExitCode {
             throw e
         } catch let e as CleanExit {
             throw e
         } catch let e as RegistryConflict {
-            FileHandle.standardError.write(Data("postern: \(e.message)\n".utf8))
+            errOut("postern: \(e.message)")
             throw ExitCode(1)
         } catch let e as AdminError {
-            FileHandle.standardError.write(Data("postern: \(e.message)\n".utf8))
+            errOut("postern: \(e.message)")
             throw ExitCode(1)
         } catch let e as ConfigErrors {
-            FileHandle.standardError.write(Data("\(e)\n".utf8))
+            errOut("\(e)")
             throw ExitCode(1)
         } catch {
-            FileHandle.standardError.write(Data("postern: \(error)\n".utf8))
+            errOut("postern: \(error)")
             throw ExitCode(3)
         }
     }
@@ -102,6 +102,11 @@ extension AsyncParsableCommand {
 /// (tabs and line breaks keep the layout), so no name or payload can drive the terminal.
 func out(_ s: String) {
     outRaw(Printable.escaped(s, keepingLayout: true))
+}
+
+/// A line for standard error (messages quote names, keys and file contents): escaped like `out`.
+func errOut(_ s: String) {
+    FileHandle.standardError.write(Data((Printable.escaped(s, keepingLayout: true) + "\n").utf8))
 }
 
 /// A JSON document or line: DEL, C1 and bidi characters inside strings as `\uXXXX`.

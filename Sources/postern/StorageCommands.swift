@@ -67,7 +67,11 @@ struct Purge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Remove personal data recorded before DATE: log payloads redacted (chain stays verifiable), mirror rows cleared.", discussion: """
         Passage, registry-change and alert events before DATE keep their sequence number, time and
         chain link; their payload becomes its SHA-256, so `postern log verify` still checks the whole
-        chain and every signed checkpoint. The daemon must be stopped.
+        chain and every signed checkpoint. What the gate's rules still read is kept: the registry in
+        force (restated into the log first), admitted passages of the last 31 days (quota windows),
+        each person's last admitted passage (anti-passback, courier stays) and visitors' entries
+        under a current approval. The ID numbers of people no longer registered are forgotten
+        (their ids stay retired). The daemon must be stopped.
         """)
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "YYYY-MM-DD: data recorded before this day is purged.") var before: String
@@ -87,17 +91,25 @@ struct Purge: AsyncParsableCommand {
                 _ = try store.restateRegistry(actor: "purge")
                 _ = try store.drainAudit(into: w)
             }
+            // What the rules read stays readable (the same query the kiosk's start replays).
+            let keep: Set<UInt64>
+            do {
+                let store = try Store.open(dataDir: global.dataDir)
+                try Mirror(store: store, logDir: global.dataDir + "/log").catchUp()
+                keep = try store.historySeqs(since: nowTS() - Store.historyDays * 86_400)
+            }
             let n: Int
             do {
-                n = try LogRedaction.redact(directory: global.dataDir + "/log", where: { $0.wallNs < cutoff && personal.contains($0.type) }, damagedRecordedBefore: cutoff)
+                n = try LogRedaction.redact(directory: global.dataDir + "/log", where: { $0.wallNs < cutoff && personal.contains($0.type) && !keep.contains($0.seq) }, damagedRecordedBefore: cutoff)
             } catch let e as LogError where e.code == .locked {
                 throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
             }
             let s = try Store.open(dataDir: global.dataDir)
             try s.db.transaction {
-                try s.db.run("UPDATE events SET payload = json_object('kind', kind, 'redacted', 1), person = NULL, household = NULL WHERE wall_ns < ? AND type IN (1, 3, 6)", [.int(cutoff)])
+                try s.db.run("UPDATE events SET payload = json_object('kind', kind, 'redacted', 1), person = NULL, household = NULL WHERE wall_ns < ? AND type IN (1, 3, 6) AND seq NOT IN (\(keep.isEmpty ? "-1" : keep.map(String.init).joined(separator: ",")))", [.int(cutoff)])
+                try s.forgetRemovedIDNumbers()
             }
-            out("\(n) record(s) redacted in the log; mirror rows before \(before) cleared of personal data")
+            out("\(n) record(s) redacted in the log; mirror rows before \(before) cleared of personal data; \(keep.count) passage(s) the gate's rules still read kept")
         }
     }
 }

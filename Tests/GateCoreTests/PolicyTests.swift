@@ -363,9 +363,9 @@ struct LaneAttributionTests {
         let ctx = Lane.Context(registry: c.registry, config: c.config)
         var lane = Lane(id: "gate1", direction: .in)
         let t = Community.day
-        _ = lane.handle(.credential(.qr(c.pass("r1", id: 8, signer: c.otherKey, register: false)), at: t), ctx)
-        _ = lane.handle(.reading(Reading(celsius: 36.5, device: "t", at: t + 1)), ctx)  // decided: denied
-        _ = lane.handle(.reading(Reading(celsius: 36.6, device: "t", at: t + 2)), ctx)  // the denied person again
+        _ = lane.handle(.credential(.qr(c.pass("r2", id: 2)), at: t), ctx)
+        _ = lane.handle(.reading(Reading(celsius: 36.5, device: "t", at: t + 1)), ctx)  // decided: admitted
+        _ = lane.handle(.reading(Reading(celsius: 36.6, device: "t", at: t + 2)), ctx)  // the same person again
         let next = lane.handle(.credential(.qr(c.pass("r1")), at: t + 3), ctx)
         #expect(next.isEmpty, "the late reading must not be attributed to the next person")
         let a = lane.handle(.reading(Reading(celsius: 38.4, device: "t", at: t + 4)), ctx)
@@ -393,7 +393,7 @@ struct CredentialClassificationTests {
     func junkBurst() {
         let c = Community()
         var cfg = c.config
-        cfg.malformedCoalesceSeconds = 10
+        cfg.invalidCredentialCoalesceSeconds = 10
         let ctx = Lane.Context(registry: c.registry, config: cfg)
         var lane = Lane(id: "gate1", direction: .in)
         let t = Community.day
@@ -405,8 +405,18 @@ struct CredentialClassificationTests {
         let flushed = decisions(lane.handle(.tick(now: t + 10), ctx))
         #expect(flushed.count == 1 && flushed[0].1.attempts == 50)
         #expect(decisions(lane.handle(.tick(now: t + 30), ctx)).isEmpty, "counted once")
+        // Forged passes (well-formed, bad signature) are coalesced the same way, by reason.
+        var forgedLane = Lane(id: "gate2", direction: .in)
+        var cc = c
+        let forged = (0..<20).map { cc.pass("r1", id: UInt64(100 + $0), signer: c.otherKey, register: false) }
+        let firstForged = decisions(forgedLane.handle(.credential(.qr(forged[0]), at: t), ctx))
+        #expect(firstForged.map(\.0.reason) == [.badSignature])
+        for f in forged.dropFirst() { #expect(decisions(forgedLane.handle(.credential(.qr(f), at: t + 1), ctx)).isEmpty) }
+        // Another reason starts its own burst (the forged one is flushed with its count).
+        let other = decisions(forgedLane.handle(.credential(.qr("junk"), at: t + 2), ctx))
+        #expect(other.map(\.0.reason) == [.badSignature, .malformedCredential] && other[0].1.attempts == 19)
         // Off: every scan is its own record.
-        cfg.malformedCoalesceSeconds = 0
+        cfg.invalidCredentialCoalesceSeconds = 0
         let each = Lane.Context(registry: c.registry, config: cfg)
         for i in 0..<5 { #expect(decisions(lane.handle(.credential(.qr("x\(i)"), at: t + 100), each)).count == 1) }
     }

@@ -1,3 +1,4 @@
+import Crypto
 import EventLog
 import Foundation
 import GateCore
@@ -36,7 +37,13 @@ struct AdversarialReviewTests {
         let clash = try run(["courier", "add", "--id", "c1", "--name", "快递乙", "--id-number", Self.c, "--company", "JD"], dir)
         #expect(clash.status == 1 && clash.stderr.contains("a different person needs a new id"), "\(clash.stderr)")
         #expect(try run(["courier", "remove", "c1"], dir).status == 0)
-        #expect(try run(["courier", "add", "--id", "c1", "--name", "快递乙", "--id-number", Self.c, "--company", "JD"], dir).status == 0)
+        // An id names one person for good: not another person after a removal, not another kind.
+        let again = try run(["courier", "add", "--id", "c1", "--name", "快递乙", "--id-number", Self.c, "--company", "JD"], dir)
+        #expect(again.status == 1 && again.stderr.contains("a different person needs a new id"), "\(again.stderr)")
+        let kind = try run(["staff", "add", "--id", "r1", "--name", "x", "--role", "cadre", "--id-number", Self.c], dir)
+        #expect(kind.status == 1 && kind.stderr.contains("ids are unique across"), "\(kind.stderr)")
+        // The same person back under the same id: allowed, and the old pass stays dead.
+        #expect(try run(["courier", "add", "--id", "c1", "--name", "快递甲", "--id-number", Self.b, "--company", "SF"], dir).status == 0)
         let v = try run(["pass", "verify", old], dir)
         #expect(v.status == 1 && v.stderr.contains("revoked_pass"), "\(v.stdout) \(v.stderr)")
         // The log alone says the same: a rebuilt mirror keeps the old pass revoked.
@@ -109,17 +116,42 @@ struct AdversarialReviewTests {
     @Test("names with terminal escapes and bidi overrides are shown escaped by every human-readable output")
     func terminalEscapes() throws {
         let evil = "张\u{1B}]52;c;SGVsbG8=\u{07}伟\u{1B}[2J\u{202E}x\u{9B}"
-        let dir = try community("esc", extraRows: "r2,\"\(evil)\",F,\(Self.b),1,1,102,,\n")
-        for args in [["residents", "list", "--unmask"], ["residents", "list", "--unmask", "--json"], ["tail", "--after", "0", "--unmask"], ["tail", "--after", "0", "--unmask", "--json"], ["residents", "show", "r2", "--unmask"]] {
-            let out = try run(args, dir).stdout
-            #expect(!out.isEmpty)
-            for bad in ["\u{1B}", "\u{07}", "\u{202E}", "\u{9B}"] { #expect(!out.contains(bad), "\(args): raw \(bad.unicodeScalars.first!.value)") }
+        // At entry such a name is refused, naming the line (a NUL would have been cut silently).
+        let dir = try community("esc")
+        let csv = tempPath("esc.csv")
+        try "id,name,sex,id_number,building,unit,room\nr2,\"\(evil)\",F,\(Self.b),1,1,102\nr3,\"a\u{0}b\",F,\(Self.c),1,1,103\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let imp = try run(["residents", "import", csv], dir)
+        #expect(imp.status == 1 && imp.stderr.contains("\(csv):2: name contains") && imp.stderr.contains("\(csv):3: name contains"), "\(imp.stderr)")
+        #expect(!imp.stderr.contains("\u{1B}"))
+        // A registry written by an older version, and a logged name, may still hold one: every
+        // output shows it escaped.
+        try Store.open(dataDir: dir).db.run("INSERT INTO residents(id, name, sex, id_number, household, building, unit, room, origin, rental) VALUES ('r2', ?, 'F', ?, 'h1', '1', '1', '102', 'local', 0)", [.text(evil), .text(Self.b)])
+        let w = try LogWriter.open(directory: dir + "/log")
+        _ = try Journal(writer: w).appendBlocking(GateEvent.passage(Decision(outcome: .deny, reason: .fever, personID: "r2", personKind: .resident, personName: evil), Lane.Summary(lane: "in\u{1B}[31m", direction: .in, credentialKind: "qr", readings: [], retests: 0), at: Date().timeIntervalSince1970))
+        w.close()
+        #expect(try run(["pass", "issue", "r2"], dir).status == 0)
+        let cards = tempPath("esc-cards")
+        for args in [["residents", "list", "--unmask"], ["residents", "list", "--unmask", "--json"], ["tail", "--after", "0", "--unmask"], ["tail", "--after", "0", "--unmask", "--json"], ["residents", "show", "r2", "--unmask"], ["ledger", "--unmask"], ["ledger", "--unmask", "--format", "html"], ["pass", "print", "r2", "--out", cards]] {
+            let r = try run(args, dir)
+            #expect(!r.stdout.isEmpty, "\(args) \(r.stderr)")
+            for bad in ["\u{1B}", "\u{07}", "\u{202E}", "\u{9B}"] {
+                #expect(!r.stdout.contains(bad) && !r.stderr.contains(bad), "\(args): raw \(bad.unicodeScalars.first!.value)")
+            }
         }
+        let svg = try String(contentsOfFile: cards + "/pass-r2.svg", encoding: .utf8)
+        #expect(!svg.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" }, "XML 1.0 allows no other control characters")
         #expect(try run(["residents", "list", "--unmask"], dir).stdout.contains("张\\x1B]52;c;SGVsbG8=\\x07伟"))
-        // JSON stays valid JSON with the same value.
+        // JSON stays valid JSON with the same value; pretty JSON keeps its line breaks.
         let line = try run(["residents", "list", "--unmask", "--json"], dir).stdout.split(separator: "\n").first { $0.contains("r2") }!
         let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
         #expect(obj["name"] as? String == evil)
+        let show = try run(["residents", "show", "r2", "--unmask"], dir).stdout
+        #expect(show.contains("\n  \"address\"") && (try? JSONSerialization.jsonObject(with: Data(show.utf8))) != nil, "\(show)")
+        // Config files: a key holding an OSC 52 sequence is reported escaped.
+        let toml = tempPath("esc.toml")
+        try "\"\u{1B}]52;c;aGFja2Vk\u{07}\" = 1\n".write(toFile: toml, atomically: true, encoding: .utf8)
+        let check = try Binary.run(["config", "check", toml])
+        #expect(check.status == 1 && !check.stderr.contains("\u{1B}") && !check.stdout.contains("\u{1B}") && check.stderr.contains("U+001B"), "\(check.stderr)")
     }
 
     @Test("ledger CSV neutralises cells that a spreadsheet would run as formulas")
@@ -137,7 +169,12 @@ struct AdversarialReviewTests {
         let lines = csv.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }
         #expect(lines.count == names.count, "\(csv)")
         for (line, n) in zip(lines, names) where n != "plain" {
-            #expect(line.contains("\"'" + n.prefix(1)), "\(line)")
+            if n.hasPrefix("\t") || n.hasPrefix("\r") {
+                // Control characters are shown escaped, so the cell no longer starts with one.
+                #expect(line.contains(n.hasPrefix("\t") ? "\\x09TAB" : "\\x0DCR") && !line.contains("\t"), "\(line)")
+            } else {
+                #expect(line.contains("\"'" + n.prefix(1)), "\(line)")
+            }
             #expect(line.contains("\"'=lane\""), "\(line)")
         }
         #expect(lines.last!.contains(",plain,"))
@@ -168,4 +205,21 @@ struct AdversarialReviewTests {
             #expect(st.st_mode & 0o777 == 0o750, "\(d) is \(String(st.st_mode & 0o777, radix: 8))")
         }
     }
+
+    @Test("pass verify trusts what the kiosk trusts: the registry's keys and the config's [[key]]s")
+    func verifyWithConfigKeys() throws {
+        let dir = try community("verify-config")
+        let key = Curve25519.Signing.PrivateKey()
+        var p = try Store.open(dataDir: dir).currentPass(person: "r1")?.pass ?? Pass(id: 7, kind: .resident, person: "r1", household: "1-1-101", issued: nowSeconds() - 60, expires: nowSeconds() + 86_400, keyID: "cfg")
+        p.keyID = "cfg"
+        let payload = try PassCodec.encode(p, signingKey: key)
+        let cfg = tempPath("verify.toml")
+        try (Harness.configText(dir: dir) + "\n[[key]]\nid = \"cfg\"\npublic_key = \"\(Base64URL.encode(Array(key.publicKey.rawRepresentation)))\"\n").write(toFile: cfg, atomically: true, encoding: .utf8)
+        let without = try run(["pass", "verify", payload, "--config", tempPath("none.toml")], dir)
+        #expect(without.status == 1 && without.stderr.contains("unknown_key"))
+        let with = try run(["pass", "verify", payload, "--config", cfg], dir)
+        #expect(with.status == 0, "\(with.stdout) \(with.stderr)")
+    }
 }
+
+func nowSeconds() -> Timestamp { Timestamp(Date().timeIntervalSince1970) }

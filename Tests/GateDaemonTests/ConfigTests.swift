@@ -87,4 +87,15 @@ struct ConfigTests {
         guard case .array(let c)? = t["c"]?.value else { Issue.record("c"); return }
         #expect(c.count == 2)
     }
+
+    @Test("a device belongs to one lane: a reader or thermometer in two lanes is an error naming both")
+    func deviceInTwoLanes() throws {
+        let text = Harness.configText(dir: "/tmp/x").replacingOccurrences(of: "readers = [\"qr-out\"]", with: "readers = [\"qr-out\", \"qr-in\"]")
+        #expect(throws: ConfigErrors.self) { try KioskConfig.parse(text) }
+        do { _ = try KioskConfig.parse(text) } catch let e as ConfigErrors {
+            #expect(e.description.contains("device \"qr-in\" is already a reader of lane \"in\""), "\(e)")
+        }
+        let shared = Harness.configText(dir: "/tmp/x").replacingOccurrences(of: "thermometer = \"thermo-out\"", with: "thermometer = \"thermo-in\"")
+        #expect(throws: ConfigErrors.self) { try KioskConfig.parse(shared) }
+    }
 }

@@ -16,7 +16,8 @@ struct LogRepairProcessTests {
         let w = try LogWriter.open(directory: dir + "/log", options: o)
         let j = Journal(writer: w)
         for i in 0..<60 {
-            let d = Decision(outcome: .admit, reason: .ok, personID: "r\(i)", personKind: .resident, personName: "张伟", household: "h1")
+            // Denials: nothing the gate's rules read, so purge may take all of them.
+            let d = Decision(outcome: .deny, reason: .fever, personID: "r\(i)", personKind: .resident, personName: "张伟", household: "h1")
             _ = try j.appendBlocking(GateEvent.passage(d, Lane.Summary(lane: "a", direction: .in, credentialKind: "qr", readings: [], retests: 0), at: Date().timeIntervalSince1970))
         }
         w.close()

@@ -209,7 +209,7 @@ struct OneOwnerTests {
         rig.close()
     }
 
-    @Test("a reload applies every changed key or names it as waiting for a restart", arguments: ["fever_threshold = 37.3|fever_threshold = 37.0", "pulse_ms = 3000|pulse_ms = 1500", "registry_poll_ms = 500|registry_poll_ms = 200", "checkpoint_hours = 24|checkpoint_hours = 2", "retention_days = 0|retention_days = 90", "door_held_open_seconds = 30|door_held_open_seconds = 45", "typed_id_numbers = false|typed_id_numbers = true", "quota_days = 2|quota_days = 3", "alarm_seconds = 10|alarm_seconds = 20", "language = \"zh\"|language = \"en\"", "path = \"/dev/postern/qr-out\"|path = \"/dev/postern/qr-2\"", "readers = [\"qr-out\"]|readers = [\"qr-out\", \"id-in\"]", "chip = \"/dev/gpiochip0\"|chip = \"/dev/gpiochip1\""])
+    @Test("a reload applies every changed key or names it as waiting for a restart", arguments: ["fever_threshold = 37.3|fever_threshold = 37.0", "pulse_ms = 3000|pulse_ms = 1500", "registry_poll_ms = 500|registry_poll_ms = 200", "checkpoint_hours = 24|checkpoint_hours = 2", "retention_days = 0|retention_days = 90", "door_held_open_seconds = 30|door_held_open_seconds = 45", "typed_id_numbers = false|typed_id_numbers = true", "quota_days = 2|quota_days = 3", "alarm_seconds = 10|alarm_seconds = 20", "language = \"zh\"|language = \"en\"", "path = \"/dev/postern/qr-out\"|path = \"/dev/postern/qr-2\"", "direction = \"in\"|direction = \"out\"", "chip = \"/dev/gpiochip0\"|chip = \"/dev/gpiochip1\""])
     func reloadEachKey(change: String) throws {
         let example = try String(contentsOfFile: packageRoot + "/examples/postern.toml", encoding: .utf8)
         let parts = change.components(separatedBy: "|")
@@ -309,6 +309,69 @@ struct OneOwnerTests {
         try await rig.controller.handle(.tick)
         #expect(rig.events().contains { $0.kind == .alert && $0.alert == "held_open" })
         rig.close()
+    }
+
+    @Test("a [[key]] removed by reload while its pass waits for a temperature denies that very passage; scanning cannot hold a reload back")
+    func reloadMidPassage() async throws {
+        let dir = tempPath("reload-mid")
+        let now = Timestamp(Date().timeIntervalSince1970)
+        _ = try prepareCommunity(dir, now: now)
+        let cfgKey = Curve25519.Signing.PrivateKey()
+        var p = try Store.open(dataDir: dir).currentPass(person: "r1")!.pass
+        p.keyID = "cfg"
+        let pass = try PassCodec.encode(p, signingKey: cfgKey)
+        let keyTable = "\n[[key]]\nid = \"cfg\"\npublic_key = \"\(Base64URL.encode(Array(cfgKey.publicKey.rawRepresentation)))\"\n"
+        let clock = ManualClock(Double(now))
+        let rig = try ControllerRig(dir: dir, config: try KioskConfig.parse(Harness.configText(dir: dir) + keyTable), clock: clock)
+        try await rig.controller.handle(.device(.credential(device: "qr-in", text: pass, isIDCard: false, at: clock.wall())))
+        try await rig.controller.handle(.config(try config(dir), hash: "no-key"))  // while the passage waits
+        try await rig.controller.handle(.device(.reading(device: "thermo-in", celsius: 36.5, ambient: nil, at: clock.wall())))
+        #expect(rig.events().last { $0.kind == .passage }?.decision?.reason == .unknownKey, "\(rig.events().map { "\($0.kind) \($0.decision?.reason.rawValue ?? $0.message ?? "")" })")
+        rig.close()
+    }
+
+    @Test("a courier inside when the kiosk restarts still raises the overstay alert")
+    func courierStayAcrossRestart() async throws {
+        let dir = tempPath("courier-stay")
+        let now = Timestamp(Date().timeIntervalSince1970)
+        _ = try prepareCommunity(dir, now: now)
+        let number = idn("15070219960606006")
+        try Store.open(dataDir: dir).addCourier(Courier(id: "c1", name: "周杰", idNumber: number, company: "SF", startMinute: 0, endMinute: 24 * 60), actor: "t")
+        let cfg = try config(dir, "courier_stay_minutes = 1")
+        let clock = ManualClock(Double(now))
+        var rig = try ControllerRig(dir: dir, config: cfg, clock: clock)
+        #expect(try await rig.passage(number, isID: true).map(\.reason) == [.ok])  // 30 s pass inside it
+        rig.close()
+        rig = try ControllerRig(dir: dir, config: cfg, clock: clock)
+        clock.advance(35)
+        try await rig.controller.handle(.tick)
+        let alert = rig.events().first { $0.kind == .alert && $0.alert == "overstay" }
+        #expect(alert?.message?.contains("c1") == true && alert?.message?.contains("周杰") == false, "masked name, id shown")
+        try await rig.controller.handle(.tick)
+        #expect(rig.events().filter { $0.alert == "overstay" }.count == 1, "once per stay")
+        rig.close()
+    }
+
+    @Test("purge keeps the passages the rules read: a household's used quota survives a purge of everything")
+    func purgeKeepsHistory() async throws {
+        let dir = tempPath("purge-history")
+        let now = Timestamp(Date().timeIntervalSince1970)
+        let passes = try prepareCommunity(dir, now: now)
+        let clock = ManualClock(Double(now))
+        var rig = try ControllerRig(dir: dir, config: try config(dir), clock: clock)
+        #expect(try await rig.passage(passes["r1"]!, lane: "out").map(\.reason) == [.ok])
+        #expect(try await rig.passage(passes["r3"]!, lane: "in", celsius: 38.9).last?.reason == .fever)  // nothing the rules read
+        rig.close()
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        let purge = try Binary.run(["purge", "--before", "2099-01-01", "--data-dir", dir])
+        #expect(purge.status == 0 && purge.stdout.contains("kept"), "\(purge.stdout) \(purge.stderr)")
+        rig = try ControllerRig(dir: dir, config: try config(dir), clock: clock)
+        #expect(try await rig.passage(passes["r2"]!, lane: "out").map(\.reason) == [.householdQuota])
+        rig.close()
+        let tail = try Binary.run(["tail", "--after", "0", "--json", "--unmask", "--data-dir", dir]).stdout
+        #expect(!tail.contains("\"fever\""), "the fever denial (nothing the rules read) was purged")
+        #expect(tail.contains("\"household_quota\""), "what came after the purge is there")
     }
 
     @Test("reload, observed by the running services: registry_poll_ms from a long wait, checkpoint_hours")

@@ -251,7 +251,8 @@ struct AdminCLITests {
         let w = try LogWriter.open(directory: dir + "/log")
         let j = Journal(writer: w)
         for _ in 0..<5 {
-            let d = Decision(outcome: .admit, reason: .ok, personID: "r1", personKind: .resident, personName: "张伟", household: "h1")
+            // Denials: nothing the gate's rules read (those are kept; see OneOwnerTests).
+            let d = Decision(outcome: .deny, reason: .fever, personID: "r1", personKind: .resident, personName: "张伟", household: "h1")
             _ = try j.appendBlocking(GateEvent.passage(d, Lane.Summary(lane: "a", direction: .in, credentialKind: "qr", readings: [], retests: 0), at: Date().timeIntervalSince1970))
         }
         w.close()
