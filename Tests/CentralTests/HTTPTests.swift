@@ -13,6 +13,9 @@ import NIOHTTP1
 import NIOFoundationCompat
 import Testing
 import Uplink
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A postern-central service in this process on a free loopback port, over a real PostgreSQL.
 final class RunningCentral: @unchecked Sendable {
@@ -22,7 +25,7 @@ final class RunningCentral: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
     var db: CentralDB { service.db }
 
-    init(config: CentralConfig) async throws {
+    init(config: CentralConfig, scheme: String = "http", caFile: String? = nil) async throws {
         var logger = Logger(label: "central-test")
         logger.logLevel = .critical
         var c = config
@@ -31,13 +34,23 @@ final class RunningCentral: @unchecked Sendable {
         service = try CentralServer.make(config: c, logger: logger)
         let svc = service
         task = Task { try await svc.run(handleSignals: false) }
-        // Ready when /healthz answers.
+        // Ready when the port accepts connections (migrations run before it opens).
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if (try? await Self.get("http://127.0.0.1:\(c.listenPort)/healthz")) != nil { return }
+            if Self.accepts(port: c.listenPort) { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw CentralError(.invalid, "central did not come up")
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 
     func stop() async {
