@@ -15,11 +15,11 @@ public enum CentralAdmin {
     }
 
     public static func refusal(url: String, community: String) -> String {
-        "the registry of this kiosk is kept at central (\(url), community \(community)); make the change there: the same command with --central \(url) --community \(community) --account NAME, or postern-central. Nothing changed here"
+        "the registry of this kiosk is kept at central (\(url), community \(community)); make the change there: the same command with --central \(url) --central-community \(community) --central-account NAME, or postern-central. Nothing changed here"
     }
 }
 
-/// `postern … --central URL --community C --account NAME`: the same admin verbs, run against a
+/// `postern … --central URL --central-community C --central-account NAME`: the same admin verbs, run against a
 /// scratch copy of the community's registry fetched from central (so every check the verb makes
 /// locally — identities, ID-number owners, pass supersession — runs on central's data), and the
 /// registry changes the verb queued sent to central as one write. The pass-signing key stays in

@@ -37,14 +37,14 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Show names and ID numbers in full (admins).")
     var unmask = false
 
-    @Option(name: .long, help: "Admin verbs: make the change at this central service (with --community, --account; password in POSTERN_PASSWORD).")
+    @Option(name: .long, help: "Admin verbs: make the change at this central service (with --central-community, --central-account; password in POSTERN_PASSWORD).")
     var central: String?
 
-    @Option(name: .long, help: "With --central: the community whose registry to change.")
-    var community: String?
+    @Option(name: .customLong("central-community"), help: "With --central: the community whose registry to change.")
+    var centralCommunity: String?
 
-    @Option(name: .long, help: "With --central: the account to act as.")
-    var account: String?
+    @Option(name: .customLong("central-account"), help: "With --central: the account to act as.")
+    var centralAccount: String?
 
     var language: Language { Language(rawValue: lang) ?? .zh }
 
@@ -52,7 +52,7 @@ struct GlobalOptions: ParsableArguments {
     /// are sent to central (docs/CENTRAL.md); the pass-signing key stays in --data-dir.
     mutating func validate() throws {
         guard let url = central else { return }
-        guard let community, let account else { throw ValidationError("--central needs --community and --account") }
+        guard let community = centralCommunity, let account = centralAccount else { throw ValidationError("--central needs --central-community and --central-account") }
         guard let password = ProcessInfo.processInfo.environment["POSTERN_PASSWORD"] else { throw ValidationError("--central: set POSTERN_PASSWORD to the account's password") }
         do {
             let s = try CentralAdminSession.start(url: url, community: community, account: account, password: password, keyDir: dataDir)

@@ -72,10 +72,10 @@ struct EndToEndTests {
             #expect("\(e)".contains("kept at central"))
         }
         let adminDir = root + "/admin"
-        let out = try city.posternCLI(["quarantine", "set", "r3", "--central", city.centralURLs[0], "--community", "c1", "--account", "admin-c1", "--data-dir", adminDir], env: ["POSTERN_PASSWORD": "admin-c1-password"])
+        let out = try city.posternCLI(["quarantine", "set", "r3", "--central", city.centralURLs[0], "--central-community", "c1", "--central-account", "admin-c1", "--data-dir", adminDir], env: ["POSTERN_PASSWORD": "admin-c1-password"])
         #expect(out.contains("written at central"))
         // A community admin of c1 cannot write c2's registry.
-        #expect(throws: CityError.self) { _ = try city.posternCLI(["lockdown", "set", "compound", "--central", city.centralURLs[0], "--community", "c2", "--account", "admin-c1", "--data-dir", adminDir], env: ["POSTERN_PASSWORD": "admin-c1-password"]) }
+        #expect(throws: CityError.self) { _ = try city.posternCLI(["lockdown", "set", "compound", "--central", city.centralURLs[0], "--central-community", "c2", "--central-account", "admin-c1", "--data-dir", adminDir], env: ["POSTERN_PASSWORD": "admin-c1-password"]) }
         try await Task.sleep(for: .milliseconds(1500))
         city.kiosks["gA"]!.pass(passes["r3"]!, direction: .out)
         let qa = try city.awaitPassage(gate: "gA", person: "r3", afterSeq: 0)
