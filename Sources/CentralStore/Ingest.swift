@@ -281,7 +281,7 @@ struct Columns {
 
     init(capacity: Int) {}
 
-    nonisolated(unsafe) static let dayFormat: DateFormatter = {
+    static let dayFormat: DateFormatter = {
         let f = DateFormatter()
         f.dateFormat = "yyyy-MM-dd"
         f.locale = Locale(identifier: "en_US_POSIX")
