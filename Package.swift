@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "CentralStore", targets: ["CentralStore"]),
         .library(name: "CentralServer", targets: ["CentralServer"]),
         .library(name: "Uplink", targets: ["Uplink"]),
+        .library(name: "KioskUplink", targets: ["KioskUplink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -130,17 +131,27 @@ let package = Package(
         .target(
             name: "GateDaemon",
             dependencies: [
-                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "TOMLReader", "Uplink", "CentralWire",
+                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "TOMLReader", "CentralWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["TOML"]
         ),
+        // The kiosk's uplink service and the admin verbs' --central session, installed into the
+        // daemon by the executable (GateDaemon itself never links the HTTP client).
+        .target(
+            name: "KioskUplink",
+            dependencies: [
+                "GateDaemon", "Uplink", "CentralWire", "GateCore", "GateStore", "EventLog", "Devices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "postern",
             dependencies: [
-                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards",
+                "KioskUplink", "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -156,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "CentralTests",
             dependencies: [
-                "CentralServer", "CentralStore", "CentralWire", "Uplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport", "CityHarness",
+                "CentralServer", "CentralStore", "CentralWire", "Uplink", "KioskUplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport", "CityHarness",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

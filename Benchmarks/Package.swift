@@ -44,6 +44,7 @@ let package = Package(
                 .product(name: "CentralStore", package: "postern"),
                 .product(name: "CentralWire", package: "postern"),
                 .product(name: "Uplink", package: "postern"),
+                .product(name: "KioskUplink", package: "postern"),
                 .product(name: "EventLog", package: "postern"),
                 .product(name: "GateCore", package: "postern"),
                 .product(name: "GateStore", package: "postern"),

@@ -270,3 +270,30 @@ public struct PeerFeed: Codable, Sendable {
         self.passages = passages
     }
 }
+
+/// The `[central]` section of a kiosk's config (parsed by the kiosk's config reader).
+public struct CentralLink: Sendable, Equatable {
+    /// Central's base URLs, tried in order; the kiosk stays with one that answers.
+    public var urls: [String] = []
+    /// The gate's credential (from `postern-central gate enrol`), read from a 0600 file.
+    public var tokenFile = ""
+    /// A CA certificate (PEM) to trust for central's TLS certificate (a private CA).
+    public var caFile: String?
+    public var connectTimeoutMs = 2000
+    public var requestTimeoutMs = 10_000
+    /// The longest a person at the gate waits for a quota or visitor claim; then the offline
+    /// budget decides.
+    public var claimTimeoutMs = 300
+    /// Admits per household per quota window (and per visitor approval) a gate may make while
+    /// central does not answer.
+    public var offlineBudget = 1
+    public var batchRecords = 500
+    public var longPollSeconds = 20
+    /// An alert when the registry copy has not been confirmed by central for this long.
+    public var registryStaleSeconds = 3600
+    /// Central's registry-signing public key (base64url Ed25519); snapshots must verify with it.
+    public var registryKey: String?
+
+    public init() {}
+}
+

@@ -27,8 +27,8 @@ public struct Admin {
     /// Returns a note for the user about where the audit events went.
     @discardableResult
     public func flushAudit() -> String {
-        if let central = CentralAdminSession.current {
-            do { return try central.send(from: store) } catch { return "NOT sent to central: \(error)" }
+        if let send = CentralAdminTarget.send {
+            do { return try send(store) } catch { return "NOT sent to central: \(error)" }
         }
         do {
             let w = try LogWriter.open(directory: dataDir + "/log")
@@ -44,7 +44,7 @@ public struct Admin {
 
     // MARK: pass signing keys (admin machine only)
 
-    public var signingKeyPath: String { (CentralAdminSession.current?.keyDir ?? dataDir) + "/pass-signing.key" }
+    public var signingKeyPath: String { (CentralAdminTarget.keyDir ?? dataDir) + "/pass-signing.key" }
 
     /// Loads the private signing key; refuses a key file other users could read.
     public func signingKey(path: String? = nil) throws -> (Curve25519.Signing.PrivateKey, String) {

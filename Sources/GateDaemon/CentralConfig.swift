@@ -1,5 +1,5 @@
 import Foundation
-import Uplink
+import CentralWire
 
 /// The kiosk config's `[central]` section (issue 13). Absent: the kiosk is on its own, exactly as
 /// before. Present: the registry is central's, events go up, cross-gate rules apply.

@@ -6,7 +6,6 @@ import GateCore
 import GateStore
 import Logging
 import ServiceLifecycle
-import Uplink
 
 /// Settles decisions that spend a right shared by the community's gates, before they are logged.
 public protocol CrossGateHook: Sendable {
@@ -22,118 +21,28 @@ public final class CrossGateSlot: @unchecked Sendable {
     public func get() -> (any CrossGateHook)? { lock.lock(); defer { lock.unlock() }; return hook }
 }
 
-/// Claims at central with the bounded wait, and the offline budget when central does not answer.
-final class CentralCrossGate: CrossGateHook {
-    let claimer: Claimer
-    let budget: Shared<CrossGate.OfflineBudget>
-
-    init(claimer: Claimer, offlineBudget: Int) {
-        self.claimer = claimer
-        budget = Shared(CrossGate.OfflineBudget(perWindow: offlineBudget))
-    }
-
-    func review(_ actions: [Lane.Action], lane: String, registry: RegistrySnapshot, rules: RulesConfig, now: Timestamp) async -> [Lane.Action] {
-        // Each decision with the outputs that follow it, settled one by one.
-        var out: [Lane.Action] = []
-        var segment: [Lane.Action] = []
-        func flush() async {
-            defer { segment = [] }
-            guard case .decided(let d, let s)? = segment.first,
-                  let claim = CrossGate.claim(for: d, direction: s.direction, registry: registry, config: rules, at: now)
-            else { return out += segment }
-            let result = await claimer.claim(claim, lane: lane, at: now)
-            let seg = segment
-            out += budget.update { CrossGate.settle(seg, claim: claim, result: result, budget: &$0, at: now) }
-        }
-        for a in actions {
-            if case .decided = a, !segment.isEmpty { await flush() }
-            segment.append(a)
-        }
-        await flush()
-        return out
-    }
-}
-
-/// The kiosk's link to central, run as a service of the daemon: ships the log, pulls the
-/// registry, follows the other gates' passages, and alerts when the registry copy goes stale.
-struct UplinkService: Service {
-    let kiosk: Kiosk
-    let link: CentralLink
-    let client: CentralClient
-    let community: String
-
-    func run() async throws {
-        let logger = kiosk.logger
-        let shipper = EventShipper(client: client, logDir: kiosk.logDir, durableSeq: { [writer = kiosk.writer] in writer.durableSeq }, logger: logger)
-        let puller = try RegistryPuller(client: client, dataDir: kiosk.config.dataDir, logger: logger)
-        let peers = PeerFollower(client: client, logger: logger)
-        let store = try Store.open(dataDir: kiosk.config.dataDir)
-        let feed = kiosk.feed
-        let selfGate = kiosk.config.gate
-        kiosk.uplinkStatus.set(UplinkStatusProviders(shipper: shipper, puller: puller))
-        await withTaskGroup(of: Void.self) { g in
-            g.addTask { await shipper.run(wakeups: kiosk.writer.durableUpdates()) }
-            g.addTask { await puller.run(community: community, store: store) }
-            g.addTask {
-                await peers.run { ps in
-                    let mine = ps.filter { $0.gate != selfGate }
-                    if !mine.isEmpty { feed.yield(.peers(mine)) }
-                }
-            }
-            g.addTask {
-                // Staleness: one alert when the copy passes the limit, another when it recovers.
-                var alerted = false
-                let started = Date().timeIntervalSince1970
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(min(30, max(1, link.registryStaleSeconds / 10))))
-                    let confirmed = puller.status.get().confirmedAt ?? ((try? store.centralState()?.appliedAt).flatMap { $0 }.map(Double.init) ?? started)
-                    let age = Date().timeIntervalSince1970 - confirmed
-                    if age > Double(link.registryStaleSeconds), !alerted {
-                        alerted = true
-                        var e = GateEvent(kind: .alert, at: wallSeconds())
-                        e.alert = "registry_stale"
-                        e.message = "registry not confirmed by central for \(Int(age)) s (limit \(link.registryStaleSeconds) s); deciding from the local copy"
-                        _ = try? await kiosk.journal.append(e)
-                        logger.warning("ALERT registry_stale: \(e.message!)")
-                    } else if age <= Double(link.registryStaleSeconds), alerted {
-                        alerted = false
-                        logger.notice("registry confirmed by central again")
-                    }
-                }
-            }
-            try? await gracefulShutdown()
-            g.cancelAll()
-        }
-        await client.shutdown()
-    }
-}
-
-/// What the uplink reports about itself (status lines, tests).
-public struct UplinkStatusProviders: Sendable {
-    public let shipper: EventShipper
-    public let puller: RegistryPuller
+/// How a kiosk with `[central]` gets its uplink: the `postern` executable installs the factory
+/// (KioskUplink), so this module never links the HTTP client (the fuzz and sanitizer builds of
+/// GateDaemon stay small).
+public enum CentralUplinkFactory {
+    nonisolated(unsafe) public static var make: (@Sendable (Kiosk) throws -> (any Service)?)?
 }
 
 extension Kiosk {
-    /// Prepares the uplink when the config has `[central]`: reads the token, marks the registry as
-    /// central's, and installs the claim hook before any passage is decided. Returns the service.
-    func makeUplink() throws -> (any Service)? {
-        guard let link = config.central else {
+    /// The uplink service when the config has `[central]` (nil otherwise). Without `[central]`
+    /// a registry once marked central's is local again.
+    func centralUplink() throws -> (any Service)? {
+        guard config.central != nil else {
             if (try? store.centralState()) != nil { try store.clearCentral() }
             return nil
         }
-        let token = try CentralClient.readToken(link.tokenFile)
-        let client = try CentralClient(link: link, token: token)
-        let community = Self.community(ofToken: token) ?? "?"
-        try store.setCentral(url: link.urls.first ?? "", community: community, now: Timestamp(Date().timeIntervalSince1970))
-        controller.crossGate.set(CentralCrossGate(claimer: Claimer(client: client), offlineBudget: link.offlineBudget))
-        return UplinkService(kiosk: self, link: link, client: client, community: community)
+        guard let make = CentralUplinkFactory.make else {
+            throw StartError(message: "[central] is set but this build has no central uplink")
+        }
+        return try make(self)
     }
 
-    /// Tokens look like `pst1.COMMUNITY.GATE.SECRET`.
-    static func community(ofToken t: String) -> String? {
-        let p = t.split(separator: ".")
-        return p.count == 4 && p[0] == "pst1" ? String(p[1]) : nil
-    }
+    // What the uplink needs from the kiosk.
+    public var kioskLogger: Logger { logger }
+    public var inputFeed: AsyncStream<Controller.Input>.Continuation { feed }
 }
-

@@ -1,7 +1,7 @@
 import DeviceProtocols
 import Devices
 import Foundation
-import Uplink
+import CentralWire
 import GateCore
 
 /// The kiosk's one config file (TOML), decoded into typed values and validated: unknown keys

@@ -8,7 +8,6 @@ import GateStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
-import Uplink
 
 /// The whole kiosk, composed: event log, mirror, registry, devices, GPIO, lanes, reload and the
 /// systemd notifier as services in one `ServiceGroup`. `start` does every fail-fast check (config,
@@ -188,7 +187,7 @@ public final class Kiosk: @unchecked Sendable {
             RetentionService(kiosk: self),
             NotifierService(kiosk: self),
         ]
-        if let uplink = try makeUplink() { services.append(uplink) }
+        if let uplink = try centralUplink() { services.append(uplink) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
@@ -204,8 +203,6 @@ public final class Kiosk: @unchecked Sendable {
     }
 
     let groupBox = GroupBox()
-    /// The central uplink's parts, once it runs (`[central]` only).
-    public let uplinkStatus = Shared<UplinkStatusProviders?>(nil)
 
     /// Graceful shutdown from inside the process (the demo's end, tests).
     public func shutdown() async {

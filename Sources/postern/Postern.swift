@@ -3,6 +3,7 @@ import Foundation
 import GateStore
 import GateCore
 import GateDaemon
+import KioskUplink
 import Logging
 
 /// The one executable. It parses arguments and calls into GateDaemon; no gate logic lives here.

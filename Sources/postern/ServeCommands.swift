@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GateDaemon
+import KioskUplink
 import Logging
 
 struct Serve: AsyncParsableCommand {
@@ -20,6 +21,7 @@ struct Serve: AsyncParsableCommand {
             if let d = dataDir { c.dataDir = d }
             let logger = Logger(label: "postern")
             let kiosk: Kiosk
+            KioskUplink.install()  // [central]: the uplink service, when the config asks for it
             do { kiosk = try Kiosk.start(config: c, configPath: config, logger: logger) } catch {
                 throw Exit.io("cannot start: \(error)")
             }

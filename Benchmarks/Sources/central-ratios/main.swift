@@ -13,6 +13,7 @@ import Foundation
 import GateCore
 import GateDaemon
 import GateStore
+import KioskUplink
 import Logging
 import NIOCore
 import PostgresNIO
@@ -323,6 +324,7 @@ func scanToRelay(central: Bool) async throws -> [Double] {
     _ = try? await runner.value
     return lat
 }
+KioskUplink.install()
 let off = try await scanToRelay(central: false)
 let on = try await scanToRelay(central: true)
 row("kiosk scan→relay p99, entry (no claim), uplink on vs off (\(on.count)/\(off.count) passages)", ms(pct(on, 0.99)), ms(pct(off, 0.99)) + " uplink off", String(format: "%.2f×", pct(on, 0.99) / pct(off, 0.99)), "unchanged")
