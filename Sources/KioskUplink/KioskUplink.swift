@@ -23,9 +23,9 @@ final class CentralCrossGate: CrossGateHook {
     let claimer: Claimer
     let budget: Shared<CrossGate.OfflineBudget>
 
-    init(claimer: Claimer, offlineBudget: Int) {
+    init(claimer: Claimer, budget: CrossGate.OfflineBudget) {
         self.claimer = claimer
-        budget = Shared(CrossGate.OfflineBudget(perWindow: offlineBudget))
+        self.budget = Shared(budget)
     }
 
     func review(_ actions: [Lane.Action], lane: String, registry: RegistrySnapshot, rules: RulesConfig, now: Timestamp) async -> [Lane.Action] {
@@ -113,8 +113,24 @@ extension Kiosk {
         let client = try CentralClient(link: link, token: token)
         let community = Self.community(ofToken: token) ?? "?"
         try store.setCentral(url: link.urls.first ?? "", community: community, now: Timestamp(Date().timeIntervalSince1970))
-        controller.crossGate.set(CentralCrossGate(claimer: Claimer(client: client), offlineBudget: link.offlineBudget))
+        controller.crossGate.set(CentralCrossGate(claimer: Claimer(client: client), budget: try Self.offlineBudget(store: store, perWindow: link.offlineBudget, rules: config.rules)))
         return UplinkService(kiosk: self, link: link, client: client, community: community)
+    }
+
+    /// The offline budget as the log left it: admits this gate made without central in the last
+    /// quota window (and under visitors' approvals) count again after a restart.
+    static func offlineBudget(store: Store, perWindow: Int, rules: RulesConfig) throws -> CrossGate.OfflineBudget {
+        var b = CrossGate.OfflineBudget(perWindow: perWindow)
+        let since = Int64(Date().timeIntervalSince1970) - Int64(max(rules.quotaDays, 1)) * 86_400 - 86_400
+        let rows = try store.db.query("SELECT payload FROM events WHERE kind = 'passage' AND outcome = 'admit' AND wall_ns >= ? AND payload LIKE '%offline_budget%' ORDER BY seq", [.int(since * 1_000_000_000)]) { $0.text(0) }
+        let registry = try store.snapshot()
+        for text in rows {
+            guard let e = try? JSONDecoder().decode(GateEvent.self, from: Data(text.utf8)), let d = e.decision, d.flags.contains(CrossGate.Flag.offline), let dir = e.direction else { continue }
+            var undecided = d
+            undecided.flags.removeAll { $0 == CrossGate.Flag.offline }
+            if let c = CrossGate.claim(for: undecided, direction: dir, registry: registry, config: rules, at: Timestamp(e.at)) { b.spend(c, at: Timestamp(e.at)) }
+        }
+        return b
     }
 
     /// Tokens look like `pst1.COMMUNITY.GATE.SECRET`.
