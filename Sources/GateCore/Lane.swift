@@ -99,7 +99,8 @@ public struct Lane: Sendable {
                 // A new person while the previous one never completed: close that one first.
                 actions += decide(ctx, now: at, final: true)
             }
-            if case .failure(let reason) = ctx.registry.resolve(cred, now: at) {
+            let resolved = ctx.registry.resolve(cred, now: at)
+            if case .failure(let reason) = resolved {
                 // Rule 1 fails whatever the temperature (unreadable, forged, unknown key,
                 // expired, revoked, superseded, unknown person), so refuse at once. A burst with
                 // the same reason is recorded as its first attempt and then one counted record
@@ -111,7 +112,7 @@ public struct Lane: Sendable {
                 actions += flushJunk(ctx, now: at)
                 junk = (at, 0, cred, reason)
                 lastDecided = at
-                return actions + refuseAtOnce(cred, ctx, now: at, attempts: nil)
+                return actions + refuseAtOnce(cred, reason: reason, ctx, now: at, attempts: nil)
             }
             if pending != nil { return actions }  // the same credential scanned twice
             var readings: [Reading] = []
@@ -121,7 +122,8 @@ public struct Lane: Sendable {
             if let (o, t) = armedOverride, at - t <= window { ov = o }
             armedOverride = nil
             pending = Pending(credential: cred, readings: readings, retests: 0, deadline: at + window, cooldownUntil: at, override: ov)
-            if !readings.isEmpty { actions += decide(ctx, now: at, final: false) }
+            // Deciding now, with the registry just checked: rule 1 is not verified a second time.
+            if !readings.isEmpty { actions += decide(ctx, now: at, final: false, resolved: resolved) }
             return actions
         case .reading(let r):
             guard var p = pending else {
@@ -163,10 +165,10 @@ public struct Lane: Sendable {
         }
     }
 
-    /// The decision for a credential that fails rule 1 by its shape alone (no pending passage).
-    private func refuseAtOnce(_ cred: Credential, _ ctx: Context, now: Timestamp, attempts: Int?) -> [Action] {
+    /// The decision for a credential that rule 1 refused (`reason`), without a temperature.
+    private func refuseAtOnce(_ cred: Credential, reason: Reason, _ ctx: Context, now: Timestamp, attempts: Int?) -> [Action] {
         let facts = PassageFacts(lane: id, direction: direction, credential: cred, readings: [], final: true, now: now, localMinute: ctx.localMinute, maskConfirmed: ctx.maskConfirmed)
-        let d = Policy.decide(facts, registry: ctx.registry, history: ctx.history, config: ctx.config)
+        let d = Policy.decide(facts, registry: ctx.registry, history: ctx.history, config: ctx.config, resolved: .failure(reason))
         let summary = Summary(lane: id, direction: direction, credentialKind: cred.kindName, readings: [], retests: 0, attempts: attempts)
         return attempts == nil ? [.decided(d, facts: summary), .light(.red)] : [.decided(d, facts: summary)]
     }
@@ -175,13 +177,13 @@ public struct Lane: Sendable {
     private mutating func flushJunk(_ ctx: Context, now: Timestamp) -> [Action] {
         defer { junk = nil }
         guard let j = junk, j.repeats > 0 else { return [] }
-        return refuseAtOnce(j.credential, ctx, now: now, attempts: j.repeats)
+        return refuseAtOnce(j.credential, reason: j.reason, ctx, now: now, attempts: j.repeats)
     }
 
-    private mutating func decide(_ ctx: Context, now: Timestamp, final: Bool) -> [Action] {
+    private mutating func decide(_ ctx: Context, now: Timestamp, final: Bool, resolved: Result<(Person, Pass?), Reason>? = nil) -> [Action] {
         guard var p = pending else { return [] }
         let facts = PassageFacts(lane: id, direction: direction, credential: p.credential, readings: p.readings, retestsUsed: p.retests, final: final, now: now, localMinute: ctx.localMinute, maskConfirmed: ctx.maskConfirmed, override: p.override)
-        let d = Policy.decide(facts, registry: ctx.registry, history: ctx.history, config: ctx.config)
+        let d = Policy.decide(facts, registry: ctx.registry, history: ctx.history, config: ctx.config, resolved: resolved)
         let summary = Summary(lane: id, direction: direction, credentialKind: p.credential.kindName, readings: p.readings, retests: p.retests)
         var actions: [Action] = [.decided(d, facts: summary)]
         switch d.outcome {

@@ -105,10 +105,6 @@ public enum PassCodec {
         return (p, body, sig)
     }
 
-    /// True when the text has the shape of a pass (whatever its signature and validity): what a
-    /// lane needs to know to refuse a scan at once without waiting for a temperature.
-    public static func isWellFormed(_ text: String) -> Bool { parse(text) != nil }
-
     /// Verifies the signature against the trusted keys and the validity window at `now`.
     public static func verify(_ text: String, keys: [TrustedKey], now: Timestamp) -> Result<Pass, Failure> {
         guard let (p, body, sig) = parse(text) else { return .failure(.malformed) }

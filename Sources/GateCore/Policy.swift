@@ -1,12 +1,14 @@
 /// `decide(facts, registry, config) -> Decision`: rules 1–9 of RULES.md applied in order; the first
 /// failing rule decides. Pure: no clock, no I/O.
 public enum Policy {
-    public static func decide(_ f: PassageFacts, registry: RegistrySnapshot, history: PassageHistory, config c: RulesConfig) -> Decision {
+    /// `resolved`: rule 1's answer for `f.credential` against this `registry` at `f.now`, when the
+    /// caller has it already (a lane that just checked the scan), so a signature is verified once.
+    public static func decide(_ f: PassageFacts, registry: RegistrySnapshot, history: PassageHistory, config c: RulesConfig, resolved: Result<(Person, Pass?), Reason>? = nil) -> Decision {
         var d = Decision(outcome: .deny, reason: .unknownCredential, flags: [], alarm: false, alert: false)
 
         // 1. Credential valid.
         let person: Person
-        switch registry.resolve(f.credential, now: f.now) {
+        switch resolved ?? registry.resolve(f.credential, now: f.now) {
         case .failure(let r):
             d.reason = r
             return d
