@@ -62,6 +62,7 @@ public final class WebServer: Sendable {
     /// Why the server stopped on its own, if it did.
     let failure = Mutex<String?>(nil)
     public var failed: String? { failure.withLock { $0 } }
+    public func noteFailure(_ why: String) { failure.withLock { $0 = why } }
 
     public init(source: any LiveSource, options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger) {
         self.source = source

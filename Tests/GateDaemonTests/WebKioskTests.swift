@@ -180,6 +180,27 @@ extension WebKioskTests {
         h.thermoIn.present(celsius: 36.5)
         #expect(await h.passage("in", Reason.ok) != nil)
     }
+
+    @Test("a web front whose TLS files cannot be read stays off and the gate keeps deciding")
+    func badTLSFailsAlone() async throws {
+        let dir = tempPath("kiosk-web-tls")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "not a certificate".write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+        var o = WebOptions(usersFile: dir + "/web-users", boardFile: dir + "/board.json")
+        o.port = 0
+        o.tlsCert = dir + "/cert.pem"
+        o.tlsKey = dir + "/missing.pem"
+        var logger = Logger(label: "web-test")
+        logger.logLevel = .critical
+        let box = ServerBox()
+        let h = try Harness(dir: dir, extraServices: [KioskWeb.service(options: o, logger: logger, server: { box.set($0) })])
+        defer { Task { await h.stop() } }
+        try await h.ready()
+        #expect(box.get()?.failed != nil)
+        h.scanIn.scan(h.passes["r1"]!)
+        h.thermoIn.present(celsius: 36.5)
+        #expect(await h.passage("in", Reason.ok) != nil)
+    }
 }
 
 final class ServerBox: @unchecked Sendable {
