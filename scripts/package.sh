@@ -144,6 +144,10 @@ stage_postern() {
   put 0644 examples/postern.toml /etc/postern/postern.toml
   # The pristine example: postinst starts the service only once the config differs from it.
   put 0644 examples/postern.toml /usr/share/postern/postern.toml
+  # The web front's pieces an admin installs by hand (README): the drop-in that lets the unit
+  # listen on IP sockets, and the board's kiosk-mode user unit.
+  put 0644 systemd/postern-web.conf /usr/share/postern/postern-web.conf
+  put 0644 systemd/postern-board.service /usr/share/postern/postern-board.service
   put_cli_docs postern
   put_doc postern
 }
