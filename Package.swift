@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "postern", targets: ["postern"]),
+        .executable(name: "postern-central", targets: ["postern-central"]),
         .library(name: "EventLog", targets: ["EventLog"]),
         .library(name: "GateCore", targets: ["GateCore"]),
         .library(name: "GateStore", targets: ["GateStore"]),
@@ -14,6 +15,11 @@ let package = Package(
         .library(name: "Photos", targets: ["Photos"]),
         .library(name: "PosternWeb", targets: ["PosternWeb"]),
         .library(name: "KioskWeb", targets: ["KioskWeb"]),
+        .library(name: "CentralWire", targets: ["CentralWire"]),
+        .library(name: "CentralStore", targets: ["CentralStore"]),
+        .library(name: "CentralServer", targets: ["CentralServer"]),
+        .library(name: "Uplink", targets: ["Uplink"]),
+        .library(name: "KioskUplink", targets: ["KioskUplink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -25,6 +31,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // The central plane (issue 13): only `postern-central` links the database client.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C shims: the only places that see kernel structs Swift cannot import cleanly.
@@ -58,6 +69,74 @@ let package = Package(
         .target(name: "CImageShim", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "Photos", dependencies: ["CImageShim", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PassCards", dependencies: ["CQRencode", "GateCore"]),
+        // The project's TOML reader, shared by the kiosk's config and central's (its file stays where
+        // the kiosk's config code expects it).
+        .target(name: "TOMLReader", path: "Sources/GateDaemon/TOML"),
+        // What kiosk and central say to each other over HTTP: plain Codable values, no I/O.
+        .target(name: "CentralWire", dependencies: ["GateCore"]),
+        // The kiosk's side of the central plane: event upload, registry pull, quota claims.
+        .target(
+            name: "Uplink",
+            dependencies: [
+                "CentralWire", "GateCore", "EventLog", "GateStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Central's store: PostgreSQL schema, migrations, ingest, registry versions, claims, reports.
+        .target(
+            name: "CentralStore",
+            dependencies: [
+                "CentralWire", "GateCore", "EventLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Central's HTTP service and config.
+        .target(
+            name: "CentralServer",
+            dependencies: [
+                "CentralStore", "CentralWire", "GateCore", "TOMLReader", "CSysShim",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .executableTarget(
+            name: "postern-central",
+            dependencies: [
+                "CentralServer", "CentralStore", "CentralWire", "GateCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A city on one machine (PostgreSQL, postern-central and kiosk processes on simulated
+        // devices): the end-to-end tests and the city demo.
+        .target(
+            name: "CityHarness",
+            dependencies: [
+                "CentralStore", "CentralWire", "GateCore", "Devices",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore"]),
         // The web front (live view, board, ledger, metrics) over an event source: the kiosk's log
         // today, central's per-community sequence later.
         .target(
@@ -89,17 +168,28 @@ let package = Package(
         .target(
             name: "GateDaemon",
             dependencies: [
-                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "Photos",
+                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "Photos", "TOMLReader", "CentralWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            exclude: ["TOML"]
+        ),
+        // The kiosk's uplink service and the admin verbs' --central session, installed into the
+        // daemon by the executable (GateDaemon itself never links the HTTP client).
+        .target(
+            name: "KioskUplink",
+            dependencies: [
+                "GateDaemon", "Uplink", "CentralWire", "GateCore", "GateStore", "EventLog", "Devices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "postern",
             dependencies: [
-                "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards", "Photos", "PosternWeb", "KioskWeb",
+                "KioskUplink", "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards", "Photos", "PosternWeb", "KioskWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,6 +204,18 @@ let package = Package(
         ),
         .target(name: "GateTestSupport", dependencies: ["Devices", "DeviceProtocols", "EventLog", "CSysShim"]),
 
+        .testTarget(
+            name: "CentralTests",
+            dependencies: [
+                "CentralServer", "CentralStore", "CentralWire", "Uplink", "KioskUplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport", "CityHarness",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),
         .testTarget(name: "GateCoreTests", dependencies: ["GateCore"]),
         .testTarget(

@@ -144,9 +144,9 @@ stage_postern() {
   put 0644 examples/postern.toml /etc/postern/postern.toml
   # The pristine example: postinst starts the service only once the config differs from it.
   put 0644 examples/postern.toml /usr/share/postern/postern.toml
-  # The web front's pieces an admin installs by hand (README): the drop-in that lets the unit
-  # listen on IP sockets, and the board's kiosk-mode user unit.
+  # The drop-in that opens the network to the web front, for admins who turn it on.
   put 0644 systemd/postern-web.conf /usr/share/postern/postern-web.conf
+  # The board at the gate: Chromium in kiosk mode as a user unit (README).
   put 0644 systemd/postern-board.service /usr/share/postern/postern-board.service
   put_cli_docs postern
   put_doc postern

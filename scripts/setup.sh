@@ -2,8 +2,9 @@
 # Installs what Postern needs to build and test on Debian 12 (or Pi OS bookworm). Idempotent.
 set -euo pipefail
 # dpkg-dev, file and lintian: scripts/package.sh builds and checks the .deb; libjpeg/libpng: photos;
-# chromium, chromium-driver, curl, openssl: the web front's browser and TLS tests.
-pkgs=(libgpiod-dev libsqlite3-dev libusb-1.0-0-dev libqrencode-dev libjpeg-dev libpng-dev pkg-config socat gpiod python3-pip systemd zbar-tools librsvg2-bin fonts-wqy-zenhei dpkg-dev file lintian chromium chromium-driver curl openssl)
+# chromium, chromium-driver, curl, openssl: the web front's browser and TLS tests; postgresql: the
+# central plane's tests (a throwaway cluster run as the postgres user).
+pkgs=(libgpiod-dev libsqlite3-dev libusb-1.0-0-dev libqrencode-dev libjpeg-dev libpng-dev pkg-config socat gpiod python3-pip systemd zbar-tools librsvg2-bin fonts-wqy-zenhei dpkg-dev file lintian chromium chromium-driver curl openssl postgresql)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -19,6 +19,7 @@ public struct Admin {
     public init(dataDir: String) throws {
         self.dataDir = dataDir
         store = try Store.open(dataDir: dataDir)
+        if let c = try store.centralState() { throw AdminError(message: CentralAdmin.refusal(url: c.url, community: c.community)) }
     }
 
     public var actor: String { ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "admin" }
@@ -26,6 +27,9 @@ public struct Admin {
     /// Returns a note for the user about where the audit events went.
     @discardableResult
     public func flushAudit() -> String {
+        if let send = CentralAdminTarget.send {
+            do { return try send(store) } catch { return "NOT sent to central: \(error)" }
+        }
         do {
             let w = try LogWriter.open(directory: dataDir + "/log")
             defer { w.close() }
@@ -40,7 +44,7 @@ public struct Admin {
 
     // MARK: pass signing keys (admin machine only)
 
-    public var signingKeyPath: String { dataDir + "/pass-signing.key" }
+    public var signingKeyPath: String { (CentralAdminTarget.keyDir ?? dataDir) + "/pass-signing.key" }
 
     /// Loads the private signing key; refuses a key file other users could read.
     public func signingKey(path: String? = nil) throws -> (Curve25519.Signing.PrivateKey, String) {

@@ -1,6 +1,7 @@
 import DeviceProtocols
 import Devices
 import Foundation
+import CentralWire
 import GateCore
 
 /// The kiosk's one config file (TOML), decoded into typed values and validated: unknown keys
@@ -85,6 +86,8 @@ public struct KioskConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// `[central]`: the central service this gate syncs with (nil: a kiosk on its own).
+    public var central: CentralLink?
     /// The file as read (every key with its line): what a reload compares key by key. Not part
     /// of equality: two configs are equal when their effective values are.
     public var document: Source = Source()
@@ -295,6 +298,7 @@ extension KioskConfig {
             t.int("session_minutes", 5...10_080) { c.web.sessionMinutes = $0 }
             if (c.web.tlsCert == nil) != (c.web.tlsKey == nil) { t.error(c.web.tlsCert == nil ? "tls_cert" : "tls_key", "tls_cert and tls_key go together") }
         }
+        r.table("central") { c.central = $0.centralLink() }
         // Cross-checks: every GPIO offset used once.
         var used: [UInt32: String] = [:]
         for l in c.lanes {

@@ -1,3 +1,4 @@
+import CentralWire
 import Devices
 import EventLog
 import Foundation
@@ -22,7 +23,12 @@ public actor Controller {
         case config(KioskConfig, hash: String)
         case configRejected(String)
         case override(lane: String, Override)
+        /// Admitted passages at the community's other gates (from central, issue 13).
+        case peers([PeerPassage])
     }
+
+    /// Cross-gate claims (issue 13); empty for a kiosk on its own.
+    public nonisolated let crossGate = CrossGateSlot()
 
     let journal: Journal
     let outputs: [String: GateOutputs]
@@ -86,6 +92,8 @@ public actor Controller {
             guard lanes[lane] != nil else { return }
             let now = clock.wall()
             _ = lanes[lane]!.handle(.override(o, at: Timestamp(now)), context(lane: lane, at: now))
+        case .peers(let ps):
+            try await peers(ps)
         }
     }
 
@@ -224,6 +232,7 @@ public actor Controller {
     /// proof of that append. The order of the actions in the list does not matter.
     func perform(_ actions: [Lane.Action], lane: String) async throws {
         guard !actions.isEmpty else { return }
+        let actions = await crossGate.get()?.review(actions, lane: lane, registry: registry, rules: config.rules, now: Timestamp(clock.wall())) ?? actions
         var events: [GateEvent] = []
         var alerts: [Alert] = []
         var decided: [(Decision, Direction, Timestamp)] = []
@@ -296,5 +305,20 @@ public actor Controller {
             }
         }
         return proof
+    }
+}
+
+extension Controller {
+    /// The other gates' admitted passages go into the same history as this gate's own (quota,
+    /// anti-passback presence, visitor entries) and through the same watch (a courier who leaves
+    /// by another gate, impossible travel between gates); the watch's alerts are recorded.
+    func peers(_ ps: [PeerPassage]) async throws {
+        var alerts: [Alert] = []
+        for p in ps {
+            let d = CrossGate.decision(.init(person: p.person, kind: p.personKind, household: p.household, direction: p.direction, at: Timestamp(p.at)))
+            history.record(d, direction: p.direction, at: Timestamp(p.at))
+            alerts += watch.passage(d, lane: "\(p.gate)/\(p.lane)", direction: p.direction, at: p.at, rules: config.rules)
+        }
+        try await record([], alerts: alerts, at: clock.wall())
     }
 }

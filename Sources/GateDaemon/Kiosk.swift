@@ -179,7 +179,7 @@ public final class Kiosk: @unchecked Sendable {
 
     /// Serves until SIGTERM/SIGINT (or `shutdown()`), then stops in reverse order.
     public func run(handleSignals: Bool = true) async throws {
-        let services: [any Service] = try [
+        var services: [any Service] = [
             MirrorService(kiosk: self),
             DeviceService(kiosk: self),
             LaneService(kiosk: self),
@@ -190,7 +190,9 @@ public final class Kiosk: @unchecked Sendable {
             RetentionService(kiosk: self),
             NotifierService(kiosk: self),
             AnnouncementService(kiosk: self),
-        ] + options.extraServices.map { try $0(self) }
+        ]
+        services += try options.extraServices.map { try $0(self) }
+        if let uplink = try centralUplink() { services.append(uplink) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],

@@ -104,6 +104,7 @@ struct Report: AsyncParsableCommand {
                 for (r, n) in c.denialsByReason.sorted(by: { $0.value > $1.value }) {
                     out("  \((Reason(rawValue: r).map { ReasonText.text($0, global.language) } ?? r).rightPadded(24)) \(n)  (\(r))")
                 }
+                if let line = CentralAdmin.registryAge(s, zh: zh) { out(line) }
             }
         }
     }

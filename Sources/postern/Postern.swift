@@ -3,6 +3,7 @@ import Foundation
 import GateStore
 import GateCore
 import GateDaemon
+import KioskUplink
 import Logging
 
 /// The one executable. It parses arguments and calls into GateDaemon; no gate logic lives here.
@@ -37,7 +38,30 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Show names and ID numbers in full (admins).")
     var unmask = false
 
+    @Option(name: .long, help: "Admin verbs: make the change at this central service (with --central-community, --central-account; password in POSTERN_PASSWORD).")
+    var central: String?
+
+    @Option(name: .customLong("central-community"), help: "With --central: the community whose registry to change.")
+    var centralCommunity: String?
+
+    @Option(name: .customLong("central-account"), help: "With --central: the account to act as.")
+    var centralAccount: String?
+
     var language: Language { Language(rawValue: lang) ?? .zh }
+
+    /// With --central, the verb runs on a scratch copy of central's registry and its changes
+    /// are sent to central (docs/CENTRAL.md); the pass-signing key stays in --data-dir.
+    mutating func validate() throws {
+        guard let url = central else { return }
+        guard let community = centralCommunity, let account = centralAccount else { throw ValidationError("--central needs --central-community and --central-account") }
+        guard let password = ProcessInfo.processInfo.environment["POSTERN_PASSWORD"] else { throw ValidationError("--central: set POSTERN_PASSWORD to the account's password") }
+        do {
+            let s = try CentralAdminSession.start(url: url, community: community, account: account, password: password, keyDir: dataDir)
+            dataDir = s.scratchDir
+        } catch {
+            throw ValidationError("--central \(url): \(error)")
+        }
+    }
 }
 
 /// Exits with the CLI's documented status codes: 1 = not valid / not allowed, 3 = I/O.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GateDaemon
+import KioskUplink
 import Logging
 import ServiceLifecycle
 
@@ -21,6 +22,7 @@ struct Serve: AsyncParsableCommand {
             if let d = dataDir { c.dataDir = d }
             let logger = Logger(label: "postern")
             let kiosk: Kiosk
+            KioskUplink.install()  // [central]: the uplink service, when the config asks for it
             var options = Kiosk.Options()
             options.extraServices = WebSetup.services(c, logger: logger) { url in logger.notice("web front at \(url)") }
             do { kiosk = try Kiosk.start(config: c, configPath: config, options: options, logger: logger) } catch {

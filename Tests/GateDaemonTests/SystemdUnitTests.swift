@@ -54,7 +54,7 @@ struct SystemdUnitTests {
         return line?.split(separator: " ").compactMap { Double($0) }.first
     }
 
-    @Test("with the web drop-in (IP sockets allowed) the unit still verifies and stays OK (exposure ≤ 1.5)", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
+    @Test("with the web drop-in (IP sockets allowed) the unit still verifies and stays OK (exposure ≤ 2.5)", .enabled(if: FileManager.default.isExecutableFile(atPath: analyze)))
     func webDropIn() throws {
         // A copy of its own: the other tests read the unit without the drop-in, maybe meanwhile.
         let dir = NSTemporaryDirectory() + "postern-unit-web-\(getpid())"
@@ -71,6 +71,6 @@ struct SystemdUnitTests {
         #expect(status == 0, "\(out)")
         let with = try #require(try score(unit))
         #expect(with > without, "the drop-in was not applied (\(with) vs \(without))")
-        #expect(with <= 1.5, "\(with)")
+        #expect(with <= 2.5, "\(with)")
     }
 }

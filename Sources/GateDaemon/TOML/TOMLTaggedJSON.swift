@@ -20,7 +20,7 @@ extension TOMLError {
     }
 }
 
-enum TaggedJSON {
+public enum TaggedJSON {
     static func table(_ t: TOMLTable, into out: inout String) {
         out += "{"
         for (n, entry) in t.entries.enumerated() {
@@ -74,7 +74,7 @@ enum TaggedJSON {
 
     /// `s` quoted: valid both as a JSON string and as a TOML basic string (the escapes used,
     /// \" \\ \n \r \t \uXXXX, mean the same in both).
-    static func quoted(_ s: String) -> String {
+    public static func quoted(_ s: String) -> String {
         var out = ""
         string(s, into: &out)
         return out

@@ -16,7 +16,7 @@ public indirect enum TOMLValue: Sendable, Equatable {
     case table(TOMLTable)
 
     /// How a validation message names the type: "must be an integer, not a local date".
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .string: "a string"
         case .integer: "an integer"

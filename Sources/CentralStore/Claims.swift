@@ -1,0 +1,86 @@
+import CentralWire
+import Foundation
+import GateCore
+import Logging
+import PostgresNIO
+
+/// Cross-gate rights, claimed atomically by an exclusion constraint: a household's exit takes
+/// one of `allowed` slots for the window [at, at + window); two claims in the same slot whose
+/// windows overlap cannot both commit, whichever gate and instance they come from. A visitor's
+/// entry takes one of the approval's entry slots.
+extension CentralDB {
+    static func kindSubject(_ c: CrossGate.Claim) -> (String, String) {
+        switch c {
+        case .quota(let h, _, _, _): ("quota", h)
+        case .visitorEntry(let v, let start, _): ("visitor_entry", "\(v)@\(start)")
+        }
+    }
+
+    /// Claims a slot; nil when every slot is taken (refused, or an overdraft for an offline
+    /// decision). Each attempt is one INSERT that the constraint admits or drops.
+    func claim(_ c: CrossGate.Claim, community: String, gate: String, person: String, at: Int64, offline: Bool, conn: PostgresConnection) async throws -> Int? {
+        let (kind, subject) = Self.kindSubject(c)
+        let lower: Int64, upper: Int64, allowed: Int
+        switch c {
+        case .quota(_, _, let window, let n):
+            lower = at
+            upper = at + max(1, window)
+            allowed = n
+        case .visitorEntry(_, let start, let n):
+            lower = start
+            upper = start + 1
+            allowed = n
+        }
+        for slot in 0..<max(1, min(allowed, 50)) {
+            let inserted = try await conn.query("""
+                INSERT INTO claims(community, kind, subject, slot, during, gate, person, at, offline)
+                VALUES (\(community), \(kind), \(subject), \(slot), int8range(\(lower), \(upper)), \(gate), \(person), \(at), \(offline))
+                ON CONFLICT DO NOTHING RETURNING slot
+                """, logger: logger)
+            for try await _ in inserted.decode(Int.self) { return slot }
+        }
+        return nil
+    }
+
+    /// An online claim from a gate (a person waiting at the lane).
+    public func claim(_ r: ClaimRequest, gate id: GateIdentity) async throws -> ClaimResponse {
+        guard r.subject.utf8.count <= 200, r.person.utf8.count <= 200, r.lane.utf8.count <= 64, !r.subject.isEmpty else { throw WireError(code: "bad_claim", message: "subject, person or lane too long or empty") }
+        guard (1...50).contains(r.allowed), r.window >= 0, r.window <= 366 * 86_400 || r.kind == .visitorEntry, abs(r.at - Int64(Date().timeIntervalSince1970)) < 7 * 86_400 else {
+            throw WireError(code: "bad_claim", message: "window, allowed or time out of range")
+        }
+        let claim: CrossGate.Claim
+        switch r.kind {
+        case .quota:
+            // The community's own quota settings win over what the gate sent.
+            let window = (try await scalarInt("SELECT quota_days::bigint * 86400 FROM communities WHERE id = \(id.community)")) ?? r.window
+            let allowed = Int((try await scalarInt("SELECT quota_exits::bigint FROM communities WHERE id = \(id.community)")) ?? Int64(r.allowed))
+            claim = .quota(household: r.subject, person: r.person, window: window, allowed: allowed)
+        case .visitorEntry:
+            claim = .visitorEntry(visitor: r.subject, approvalStart: r.window, allowed: r.allowed)
+        }
+        let slot: Int? = try await client.withConnection { conn in
+            try await self.claim(claim, community: id.community, gate: id.gate, person: r.person, at: r.at, offline: false, conn: conn)
+        }
+        if slot != nil { return ClaimResponse(granted: true) }
+        let (kind, subject) = Self.kindSubject(claim)
+        var holder: String? = nil
+        for try await (g, p) in try await client.query("SELECT gate, person FROM claims WHERE community = \(id.community) AND kind = \(kind) AND subject = \(subject) ORDER BY at DESC LIMIT 1", logger: logger).decode((String, String).self) {
+            holder = "\(p) at \(g)"
+        }
+        return ClaimResponse(granted: false, heldBy: holder)
+    }
+
+    public struct OverdraftSummary: Sendable, Codable {
+        public var community: String
+        public var kind: String
+        public var count: Int
+    }
+
+    public func overdrafts(communities: [String]) async throws -> [OverdraftSummary] {
+        var out: [OverdraftSummary] = []
+        for try await (c, k, n) in try await client.query("SELECT community, kind, COUNT(*)::bigint FROM overdrafts WHERE community = ANY(\(communities)) GROUP BY 1, 2 ORDER BY 1, 2", logger: logger).decode((String, String, Int64).self) {
+            out.append(OverdraftSummary(community: c, kind: k, count: Int(n)))
+        }
+        return out
+    }
+}

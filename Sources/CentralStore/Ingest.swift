@@ -1,0 +1,315 @@
+import CentralWire
+import Crypto
+import EventLog
+import Foundation
+import GateCore
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Events up: one batch, checked and stored in one transaction, acknowledged only after commit.
+extension CentralDB {
+    /// A batch checked for shape before any database work (hostile input stops here).
+    public static func decode(_ batch: UploadBatch) throws -> [Record] {
+        guard batch.v == Wire.version else { throw WireError(code: "version_mismatch", message: "protocol version \(batch.v); central speaks \(Wire.version)") }
+        guard !batch.records.isEmpty else { throw WireError(code: "empty_batch", message: "a batch needs at least one record") }
+        guard batch.records.count <= Wire.maxBatchRecords else { throw WireError(code: "batch_too_large", message: "at most \(Wire.maxBatchRecords) records per batch") }
+        var out: [Record] = []
+        out.reserveCapacity(batch.records.count)
+        for (i, w) in batch.records.enumerated() {
+            guard w.seq >= 1, w.seq <= UInt64(Int64.max) else { throw WireError(code: "bad_record", message: "record \(i): seq out of range") }
+            if i > 0, w.seq != batch.records[i - 1].seq + 1 { throw WireError(code: "not_contiguous", message: "record \(i): seq \(w.seq) does not follow \(batch.records[i - 1].seq)") }
+            guard w.chain.utf8.count == 64, let chain = Wire.unhex(w.chain) else { throw WireError(code: "bad_record", message: "record \(i): chain must be 64 hex digits") }
+            guard w.payload.utf8.count <= (Record.maxPayload / 3 + 1) * 4, let payload = Data(base64Encoded: w.payload) else { throw WireError(code: "bad_record", message: "record \(i): payload must be base64 of at most 1 MiB") }
+            guard w.monoNs <= UInt64(Int64.max) else { throw WireError(code: "bad_record", message: "record \(i): mono_ns out of range") }
+            let flags = RecordFlags(rawValue: w.flags)
+            if flags.contains(.redacted), payload.count != 32 { throw WireError(code: "bad_record", message: "record \(i): a redacted record carries a 32-byte hash") }
+            out.append(Record(seq: w.seq, type: w.type, flags: flags, wallNs: w.wallNs, monoNs: w.monoNs, chain: chain, payload: Array(payload)))
+        }
+        return out
+    }
+
+    enum IngestOutcome {
+        case ack(UploadAck)
+        case refused(WireError)
+    }
+
+    /// Stores a batch for `gate`: records already held are checked equal and skipped, the rest
+    /// must continue the gate's chain from the stored head. Each new record gets the community's
+    /// next sequence number (commit-ordered: the community row stays locked to commit).
+    public func ingest(_ batch: UploadBatch, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
+        let records = try Self.decode(batch)
+        let outcome: IngestOutcome = try await self.transaction { conn in
+            try await self.ingest(records, durable: batch.durableSeq, gate: id, now: now, conn: conn)
+        }
+        switch outcome {
+        case .ack(let a): return a
+        case .refused(let e): throw e
+        }
+    }
+
+    private func ingest(_ records: [Record], durable: UInt64, gate id: GateIdentity, now: Date, conn: PostgresConnection) async throws -> IngestOutcome {
+        var state: (acked: Int64, head: [UInt8], key: [UInt8]?, integrity: String?, rebase: Bool)?
+        for try await (a, h, k, i, r) in try await conn.query("SELECT acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(id.gate) FOR UPDATE", logger: logger).decode((Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
+            state = (a, Array(h.readableBytesView), k.map { Array($0.readableBytesView) }, i, r)
+        }
+        guard var st = state else { return .refused(WireError(code: "unknown_gate", message: "gate \(id.gate) is not enrolled")) }
+        if let why = st.integrity { return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked))) }
+
+        // Records central already holds: a retry must carry the same chain, or the kiosk's log changed.
+        let old = records.filter { Int64($0.seq) <= st.acked }
+        if !old.isEmpty {
+            var held: [Int64: [UInt8]] = [:]
+            let seqs = old.map { Int64($0.seq) }
+            for try await (s, c) in try await conn.query("SELECT seq, chain FROM events WHERE gate = \(id.gate) AND seq = ANY(\(seqs))", logger: logger).decode((Int64, ByteBuffer).self) {
+                held[s] = Array(c.readableBytesView)
+            }
+            if let bad = old.first(where: { r in held[Int64(r.seq)].map { h in h != r.chain } ?? false }) {
+                let why = "gate \(id.gate) sent seq \(bad.seq) with a different chain than central holds: its log was rewritten after upload"
+                try await flag(gate: id.gate, seq: Int64(bad.seq), kind: "rewritten", message: why, conn: conn)
+                return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
+            }
+        }
+        let new = records.filter { Int64($0.seq) > st.acked }
+        guard let first = new.first else {
+            return .ack(UploadAck(ackedSeq: UInt64(st.acked), late: 0, overdrafts: 0))
+        }
+        guard Int64(first.seq) == st.acked + 1 else {
+            return .refused(WireError(code: "gap", message: "central holds gate \(id.gate) up to seq \(st.acked); the batch starts at \(first.seq)", ackedSeq: UInt64(st.acked)))
+        }
+
+        // The chain, and the kiosk's signed checkpoints.
+        var head = st.head
+        var afterGap = st.rebase
+        for r in new {
+            if !afterGap && !r.continues(head) {
+                let why = "gate \(id.gate) seq \(r.seq) does not continue the chain central holds: records were removed, reordered or rewritten"
+                try await flag(gate: id.gate, seq: Int64(r.seq), kind: "chain_broken", message: why, conn: conn)
+                return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
+            }
+            if r.type == Checkpoint.type && !r.flags.contains(.redacted) {
+                if let why = Self.checkCheckpoint(r, previous: head, key: st.key) {
+                    try await flag(gate: id.gate, seq: Int64(r.seq), kind: "checkpoint", message: "gate \(id.gate) seq \(r.seq): \(why)", conn: conn)
+                    return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
+                }
+            }
+            // A gap record that set damaged bytes aside may be followed by a new chain base.
+            afterGap = r.type == GapRecord.type && !r.flags.contains(.redacted) && (GapRecord.parse(r.payload)?.setAside ?? true)
+            head = r.chain
+        }
+        if st.rebase {
+            try await conn.exec("INSERT INTO integrity_findings(gate, seq, kind, message) VALUES (\(id.gate), \(Int64(first.seq)), 'rebased', 'chain accepted from here after an admin cleared the finding')", logger: logger)
+        }
+
+        // The community's sequence: this row stays locked to commit, so readers by community_seq
+        // never see a number commit after a higher one.
+        let n = Int64(new.count)
+        guard let top = try await scalarInt("UPDATE communities SET next_seq = next_seq + \(n) WHERE id = \(id.community) RETURNING next_seq", on: conn) else {
+            return .refused(WireError(code: "unknown_gate", message: "community \(id.community) is gone"))
+        }
+        let base = top - n + 1
+
+        let nowNs = Int64(now.timeIntervalSince1970 * 1e9)
+        let lateNs = Int64(lateAfterSeconds * 1e9)
+        var cols = Columns(capacity: new.count)
+        var late = 0
+        var offline: [(seq: Int64, claim: CrossGate.Claim, person: String, at: Int64)] = []
+        let decoder = JSONDecoder()
+        for (i, r) in new.enumerated() {
+            let isLate = nowNs - r.wallNs > lateNs
+            if isLate { late += 1 }
+            var e: GateEvent? = nil
+            if !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 { e = try? decoder.decode(GateEvent.self, from: Data(r.payload)) }
+            cols.add(r, communitySeq: base + Int64(i), late: isLate, event: e)
+            if let e, let d = e.decision, d.flags.contains(CrossGate.Flag.offline), d.outcome == .admit, let person = d.personID {
+                let at = Int64(e.at)
+                if d.personKind == .resident, let h = d.household {
+                    offline.append((Int64(r.seq), .quota(household: h, person: person, window: try await quotaWindow(id.community, conn: conn), allowed: try await quotaAllowed(id.community, conn: conn)), person, at))
+                } else if d.personKind == .visitor {
+                    offline.append((Int64(r.seq), .visitorEntry(visitor: person, approvalStart: try await visitorStart(id.community, person, conn: conn) ?? 0, allowed: 1), person, at))
+                }
+            }
+        }
+        try await conn.exec("""
+            INSERT INTO events(gate, seq, community, community_seq, type, flags, wall_ns, mono_ns, chain, payload, late,
+                kind, lane, direction, outcome, reason, person, person_kind, household, temperature, alert, flags_text, day)
+            SELECT \(id.gate), u.seq, \(id.community), u.cs, u.type, u.flags, u.wall, u.mono, u.chain, u.payload, u.late,
+                NULLIF(u.kind, ''), NULLIF(u.lane, ''), NULLIF(u.direction, ''), NULLIF(u.outcome, ''), NULLIF(u.reason, ''),
+                NULLIF(u.person, ''), NULLIF(u.person_kind, ''), NULLIF(u.household, ''), NULLIF(u.temp, 'NaN'::float8),
+                NULLIF(u.alert, ''), NULLIF(u.flags_text, ''), u.day::date
+            FROM unnest(\(cols.seq)::int8[], \(cols.communitySeq)::int8[], \(cols.type)::int4[], \(cols.flags)::int4[],
+                \(cols.wallNs)::int8[], \(cols.monoNs)::int8[], \(cols.chain)::bytea[], \(cols.payload)::bytea[], \(cols.late)::bool[],
+                \(cols.kind)::text[], \(cols.lane)::text[], \(cols.direction)::text[], \(cols.outcome)::text[], \(cols.reason)::text[],
+                \(cols.person)::text[], \(cols.personKind)::text[], \(cols.household)::text[], \(cols.temperature)::float8[],
+                \(cols.alert)::text[], \(cols.flagsText)::text[], \(cols.day)::text[])
+              AS u(seq, cs, type, flags, wall, mono, chain, payload, late, kind, lane, direction, outcome, reason, person,
+                   person_kind, household, temp, alert, flags_text, day)
+            ON CONFLICT (gate, seq) DO NOTHING
+            """, logger: logger)
+
+        // Offline decisions spend the shared right now; one that cannot is an overdraft.
+        var overdrafts = 0
+        for o in offline {
+            if try await claim(o.claim, community: id.community, gate: id.gate, person: o.person, at: o.at, offline: true, conn: conn) == nil {
+                overdrafts += 1
+                let (kind, subject) = Self.kindSubject(o.claim)
+                try await conn.exec("INSERT INTO overdrafts(community, gate, seq, kind, subject, person, at) VALUES (\(id.community), \(id.gate), \(o.seq), \(kind == "quota" ? "quota_overdraft" : "visitor_overdraft"), \(subject), \(o.person), \(o.at)) ON CONFLICT DO NOTHING", logger: logger)
+            }
+        }
+
+        let last = Int64(new.last!.seq)
+        let lastWall = new.last!.wallNs
+        try await conn.exec("""
+            UPDATE gates SET acked_seq = \(last), chain_head = \(ByteBuffer(bytes: head)), durable_seq = GREATEST(durable_seq, \(Int64(clamping: durable))),
+                last_wall_ns = \(lastWall), last_upload = now(), rebase = false WHERE id = \(id.gate)
+            """, logger: logger)
+        try await conn.exec("SELECT pg_notify('postern_events', \(id.community))", logger: logger)
+        st.acked = last
+        return .ack(UploadAck(ackedSeq: UInt64(last), late: late, overdrafts: overdrafts))
+    }
+
+    static func checkCheckpoint(_ r: Record, previous: [UInt8], key: [UInt8]?) -> String? {
+        guard let cp = Checkpoint.parse(r.payload) else { return "malformed checkpoint" }
+        guard cp.seq == r.seq - 1, cp.chain == previous else { return "checkpoint does not match the chain" }
+        guard let key, let pub = try? Curve25519.Signing.PublicKey(rawRepresentation: key) else { return nil }  // no key enrolled: chain only
+        guard pub.isValidSignature(cp.signature, for: Checkpoint.message(seq: cp.seq, chain: cp.chain)) else { return "checkpoint signature does not verify with the gate's enrolled key" }
+        return nil
+    }
+
+    /// Records an integrity finding and stops the gate's uploads until an admin clears it. Runs in
+    /// its own transaction so the finding stays even though the batch is refused.
+    func flag(gate: String, seq: Int64?, kind: String, message: String, conn: PostgresConnection) async throws {
+        logger.critical("integrity: \(message)")
+        let client = self.client
+        let logger = self.logger
+        Task.detached {
+            try? await client.withTransaction(logger: logger) { c in
+                try await c.exec("INSERT INTO integrity_findings(gate, seq, kind, message) VALUES (\(gate), \(seq), \(kind), \(message))", logger: logger)
+                try await c.exec("UPDATE gates SET integrity = \(message) WHERE id = \(gate)", logger: logger)
+            }
+        }
+    }
+
+    /// Hello: the kiosk's chain at central's acknowledged sequence must match what central holds;
+    /// a kiosk whose log ends before it was truncated.
+    public func hello(_ h: Hello, gate id: GateIdentity) async throws -> GateStatus {
+        guard h.v == Wire.version else { throw WireError(code: "version_mismatch", message: "protocol version \(h.v); central speaks \(Wire.version)") }
+        var acked: Int64 = 0
+        var integrity: String?
+        for try await (a, i) in try await client.query("SELECT acked_seq, integrity FROM gates WHERE id = \(id.gate)", logger: logger).decode((Int64, String?).self) {
+            acked = a
+            integrity = i
+        }
+        // Checked only on the second round, which names central's acknowledged sequence as the
+        // kiosk learned it: a delayed first round (or an older request) proves nothing, since
+        // the kiosk may have shipped more since it was sent.
+        if integrity == nil, acked > 0, let at = h.atSeq, at == UInt64(acked) {
+            var why: String? = nil
+            var kind = ""
+            if let c = h.chainAtSeq {
+                var held: [UInt8]? = nil
+                for try await b in try await client.query("SELECT chain FROM events WHERE gate = \(id.gate) AND seq = \(acked)", logger: logger).decode(ByteBuffer.self) { held = Array(b.readableBytesView) }
+                if let held, Wire.unhex(c) != held {
+                    why = "gate \(id.gate)'s record \(acked) differs from the one central acknowledged: the kiosk log was rewritten"
+                    kind = "rewritten"
+                }
+            } else if h.durableSeq < at {
+                why = "gate \(id.gate)'s log ends at seq \(h.durableSeq) but central holds it up to \(acked): the kiosk log was truncated or replaced"
+                kind = "truncated"
+            }
+            if let why {
+                logger.critical("integrity: \(why)")
+                let acked = acked, kind = kind
+                try await self.transaction { c in
+                    try await c.exec("INSERT INTO integrity_findings(gate, seq, kind, message) VALUES (\(id.gate), \(acked), \(kind), \(why))", logger: logger)
+                    try await c.exec("UPDATE gates SET integrity = \(why) WHERE id = \(id.gate)", logger: logger)
+                }
+                integrity = why
+            }
+        }
+        try await client.exec("UPDATE gates SET durable_seq = GREATEST(durable_seq, \(Int64(clamping: h.durableSeq))) WHERE id = \(id.gate)", logger: logger)
+        return GateStatus(gate: id.gate, community: id.community, ackedSeq: UInt64(acked), integrity: integrity, serverTime: Date().timeIntervalSince1970)
+    }
+
+    /// An admin clears a gate's integrity finding after looking into it: uploads resume, and the
+    /// next batch is accepted as a new chain base (recorded as a finding of its own).
+    public func clearIntegrity(gate: String, actor: String) async throws {
+        try await self.transaction { c in
+            try await c.exec("UPDATE gates SET integrity = NULL, rebase = true WHERE id = \(gate)", logger: logger)
+            try await c.exec("INSERT INTO integrity_findings(gate, kind, message) VALUES (\(gate), 'cleared', \("cleared by " + actor))", logger: logger)
+        }
+    }
+
+    public struct Finding: Sendable, Codable {
+        public var gate: String
+        public var seq: Int64?
+        public var kind: String
+        public var message: String
+    }
+
+    public func findings(gate: String? = nil) async throws -> [Finding] {
+        var out: [Finding] = []
+        for try await (g, s, k, m) in try await client.query("SELECT gate, seq, kind, message FROM integrity_findings WHERE \(gate) IS NULL OR gate = \(gate) ORDER BY id", logger: logger).decode((String, Int64?, String, String).self) {
+            out.append(Finding(gate: g, seq: s, kind: k, message: m))
+        }
+        return out
+    }
+
+    func quotaWindow(_ community: String, conn: PostgresConnection) async throws -> Int64 {
+        (try await scalarInt("SELECT quota_days::bigint * 86400 FROM communities WHERE id = \(community)", on: conn)) ?? 2 * 86_400
+    }
+
+    func quotaAllowed(_ community: String, conn: PostgresConnection) async throws -> Int {
+        Int((try await scalarInt("SELECT quota_exits::bigint FROM communities WHERE id = \(community)", on: conn)) ?? 1)
+    }
+
+    func visitorStart(_ community: String, _ visitor: String, conn: PostgresConnection) async throws -> Int64? {
+        for try await body in try await conn.query("SELECT body FROM registry_state WHERE community = \(community) AND entity = 'visitor' AND key = \(visitor)", logger: logger).decode(String.self) {
+            if let e = try? JSONDecoder().decode(GateEvent.self, from: Data(body.utf8)), let a = e.after, let v = try? JSONDecoder().decode(Visitor.self, from: Data(a.utf8)) { return v.validFrom }
+        }
+        return nil
+    }
+}
+
+/// Column arrays for one multi-row insert (empty string and NaN stand for NULL).
+struct Columns {
+    var seq: [Int64] = [], communitySeq: [Int64] = [], type: [Int32] = [], flags: [Int32] = []
+    var wallNs: [Int64] = [], monoNs: [Int64] = [], chain: [ByteBuffer] = [], payload: [ByteBuffer] = [], late: [Bool] = []
+    var kind: [String] = [], lane: [String] = [], direction: [String] = [], outcome: [String] = [], reason: [String] = []
+    var person: [String] = [], personKind: [String] = [], household: [String] = [], temperature: [Double] = []
+    var alert: [String] = [], flagsText: [String] = [], day: [String] = []
+
+    init(capacity: Int) {}
+
+    static let dayFormat: DateFormatter = {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone.current
+        return f
+    }()
+
+    mutating func add(_ r: Record, communitySeq cs: Int64, late l: Bool, event e: GateEvent?) {
+        seq.append(Int64(r.seq))
+        communitySeq.append(cs)
+        type.append(Int32(r.type))
+        flags.append(Int32(r.flags.rawValue))
+        wallNs.append(r.wallNs)
+        monoNs.append(Int64(r.monoNs))
+        chain.append(ByteBuffer(bytes: r.chain))
+        payload.append(ByteBuffer(bytes: r.payload))
+        late.append(l)
+        kind.append(e?.kind.rawValue ?? (r.type == Checkpoint.type ? "checkpoint" : r.type == GapRecord.type ? "gap" : ""))
+        lane.append(e?.lane ?? "")
+        direction.append(e?.direction?.rawValue ?? "")
+        outcome.append(e?.decision?.outcome.rawValue ?? "")
+        reason.append(e?.decision?.reason.rawValue ?? "")
+        person.append(e?.decision?.personID ?? "")
+        personKind.append(e?.decision?.personKind?.rawValue ?? "")
+        household.append(e?.decision?.household ?? "")
+        temperature.append(e?.decision?.temperature ?? .nan)
+        alert.append(e?.alert ?? "")
+        flagsText.append(e?.decision?.flags.joined(separator: ",") ?? "")
+        day.append(Self.dayFormat.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9)))
+    }
+}
