@@ -200,7 +200,7 @@ let package = Package(
         // builds it with -DPOSTERN_FUZZ -sanitize=fuzzer,address.
         .executableTarget(
             name: "PosternFuzz",
-            dependencies: ["DeviceProtocols", "EventLog", "GateCore", "GateDaemon", "GateStore"]
+            dependencies: ["DeviceProtocols", "EventLog", "GateCore", "GateDaemon", "GateStore", "Photos"]
         ),
         .target(name: "GateTestSupport", dependencies: ["Devices", "DeviceProtocols", "EventLog", "CSysShim"]),
 

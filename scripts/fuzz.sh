@@ -14,7 +14,7 @@ swift build "${FLAGS[@]}" >/tmp/postern-fuzz-build.log 2>&1 \
 BIN=$(swift build "${FLAGS[@]}" --show-bin-path)/PosternFuzz
 mkdir -p .build-fuzz/crashes .build-fuzz/corpus
 failed=0
-for t in gy modbus ascii lines evdev hidpos ga467 pass credential config csv log; do
+for t in gy modbus ascii lines evdev hidpos ga467 pass credential config csv log photo; do
   mkdir -p ".build-fuzz/corpus/$t"
   out=$(POSTERN_FUZZ_TARGET=$t "$BIN" ".build-fuzz/corpus/$t" "Tests/FuzzCorpus/$t" -max_total_time="$SECS" -max_len=4096 \
         -artifact_prefix=".build-fuzz/crashes/$t-" -print_final_stats=1 2>&1); rc=$?

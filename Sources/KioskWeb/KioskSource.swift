@@ -137,7 +137,19 @@ public enum KioskWeb {
             }
             let web = WebServer(source: source, options: options, metrics: metrics, logger: logger)
             server(web)
-            return try web.service(onRunning: onRunning)
+            do {
+                return try web.service(onRunning: onRunning)
+            } catch {
+                // A bad certificate or key file must not stop the gate: the web front stays off.
+                logger.critical("web front not started: \(error); the gate goes on without it")
+                web.noteFailure("\(error)")
+                return Idle()
+            }
         }
+    }
+
+    /// Stands in for a web front that could not start: waits for shutdown.
+    struct Idle: Service {
+        func run() async throws { try? await gracefulShutdown() }
     }
 }

@@ -4,13 +4,14 @@ import Foundation
 import GateCore
 import GateDaemon
 import GateStore
+import Photos
 
 /// libFuzzer entry point for every parser that takes bytes from outside: thermometer protocols,
 /// scanner framing, evdev keys, GA 467, pass payloads, config files, the CSV import and the log
 /// record decoder. Built with `-sanitize=fuzzer,address` by scripts/fuzz.sh; the target is chosen
 /// by `POSTERN_FUZZ_TARGET`. A crash or a sanitizer report is a finding; each becomes a test.
 enum Targets {
-    static let all = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "credential", "config", "csv", "log"]
+    static let all = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "credential", "config", "csv", "log", "photo"]
 
     static func run(_ name: String, _ data: [UInt8]) {
         switch name {
@@ -80,6 +81,15 @@ enum Targets {
             _ = ResidentImport.parse(String(decoding: data, as: UTF8.self), isolationDays: 14, utcOffset: 28_800)
         case "log":
             _ = LogFuzzHooks.scan(data)
+        case "photo":
+            // JPEG/PNG from an admin's folder: refused or re-encoded, never a crash; smaller
+            // limits than in use, so that bombs are cheap to find.
+            var limits = Photo.Limits()
+            limits.maxPixels = 4_000_000
+            limits.maxSide = 4096
+            if let n = try? Photo.normalise(data, limits: limits) {
+                precondition(n.width <= Photo.maxWidth && n.height <= Photo.maxHeight && n.jpeg.starts(with: [0xFF, 0xD8]))
+            }
         default:
             fatalError("unknown POSTERN_FUZZ_TARGET \(name); one of \(all)")
         }

@@ -59,6 +59,10 @@ public final class WebServer: Sendable {
     let accounts: AccountFile
     let logger: Logger
     let address = Mutex<String?>(nil)
+    /// Why the server stopped on its own, if it did.
+    let failure = Mutex<String?>(nil)
+    public var failed: String? { failure.withLock { $0 } }
+    public func noteFailure(_ why: String) { failure.withLock { $0 = why } }
 
     public init(source: any LiveSource, options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger) {
         self.source = source
@@ -553,15 +557,24 @@ struct FeedService: Service {
     }
 }
 
-/// The server and its feed; on shutdown the streams end first so the server can close.
+/// The server and its feed; on shutdown the streams end first so the server can close. The web
+/// front fails alone: if it cannot run (the port is taken, a TLS file is unreadable), it says so
+/// and waits for the group's shutdown, so the gate beside it keeps deciding.
 struct WebService: Service {
     let server: WebServer
     let app: any ApplicationProtocol
     func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await app.run()
-        } onGracefulShutdown: { [feed = server.feed] in
-            feed.stopStreams()
+        do {
+            try await withGracefulShutdownHandler {
+                try await app.run()
+            } onGracefulShutdown: { [feed = server.feed] in
+                feed.stopStreams()
+            }
+        } catch {
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            server.logger.critical("web front stopped: \(error); the gate goes on without it")
+            server.failure.withLock { $0 = "\(error)" }
+            try? await gracefulShutdown()
         }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 /// seeded random mutations of it. A crash fails the test with the target's name.
 @Suite("Hostile input through every parser", .serialized)
 struct HostileInputTests {
-    static let targets = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "config", "csv", "log"]
+    static let targets = ["gy", "modbus", "ascii", "lines", "evdev", "hidpos", "ga467", "pass", "config", "csv", "log", "photo"]
     static var corpus: String { Binary.root + "/Tests/FuzzCorpus" }
     static var harness: String { Binary.root + "/.build/debug/PosternFuzz" }
 

@@ -71,6 +71,6 @@ struct SystemdUnitTests {
         #expect(status == 0, "\(out)")
         let with = try #require(try score(unit))
         #expect(with > without, "the drop-in was not applied (\(with) vs \(without))")
-        #expect(with <= 2.5)
+        #expect(with <= 2.5, "\(with)")
     }
 }

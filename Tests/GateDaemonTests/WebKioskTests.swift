@@ -151,6 +151,58 @@ struct WebKioskTests {
     }
 }
 
+extension WebKioskTests {
+    @Test("a web front that cannot listen (port taken) fails alone: the gate keeps deciding")
+    func webFailsAlone() async throws {
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, len) } }
+        listen(taken, 1)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &len) } }
+        defer { close(taken) }
+        let dir = tempPath("kiosk-web-taken")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var o = WebOptions(usersFile: dir + "/web-users", boardFile: dir + "/board.json")
+        o.port = Int(UInt16(bigEndian: addr.sin_port))
+        var logger = Logger(label: "web-test")
+        logger.logLevel = .critical
+        let box = ServerBox()
+        let h = try Harness(dir: dir, extraServices: [KioskWeb.service(options: o, logger: logger, server: { box.set($0) })])
+        defer { Task { await h.stop() } }
+        try await h.ready()
+        let end = Date().addingTimeInterval(5)
+        while box.get()?.failed == nil, Date() < end { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(box.get()?.failed != nil)
+        h.scanIn.scan(h.passes["r1"]!)
+        h.thermoIn.present(celsius: 36.5)
+        #expect(await h.passage("in", Reason.ok) != nil)
+    }
+
+    @Test("a web front whose TLS files cannot be read stays off and the gate keeps deciding")
+    func badTLSFailsAlone() async throws {
+        let dir = tempPath("kiosk-web-tls")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "not a certificate".write(toFile: dir + "/cert.pem", atomically: true, encoding: .utf8)
+        var o = WebOptions(usersFile: dir + "/web-users", boardFile: dir + "/board.json")
+        o.port = 0
+        o.tlsCert = dir + "/cert.pem"
+        o.tlsKey = dir + "/missing.pem"
+        var logger = Logger(label: "web-test")
+        logger.logLevel = .critical
+        let box = ServerBox()
+        let h = try Harness(dir: dir, extraServices: [KioskWeb.service(options: o, logger: logger, server: { box.set($0) })])
+        defer { Task { await h.stop() } }
+        try await h.ready()
+        #expect(box.get()?.failed != nil)
+        h.scanIn.scan(h.passes["r1"]!)
+        h.thermoIn.present(celsius: 36.5)
+        #expect(await h.passage("in", Reason.ok) != nil)
+    }
+}
+
 final class ServerBox: @unchecked Sendable {
     let lock = NSLock()
     var server: WebServer?
