@@ -118,9 +118,17 @@ extension CentralDB {
         for (i, r) in new.enumerated() {
             let isLate = nowNs - r.wallNs > lateNs
             if isLate { late += 1 }
+            // The indexed fields by the mirror's single-pass reader; the full decoder only for a
+            // decision that carries flags (or what the reader declines).
+            var fields: IndexedFields? = nil
             var e: GateEvent? = nil
-            if !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 { e = try? decoder.decode(GateEvent.self, from: Data(r.payload)) }
-            cols.add(r, communitySeq: base + Int64(i), late: isLate, event: e)
+            if !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 {
+                fields = IndexedFields.parse(r.payload)
+                if fields == nil || (fields?.outcome != nil && !Self.contains(r.payload, Self.emptyFlags)) {
+                    e = try? decoder.decode(GateEvent.self, from: Data(r.payload))
+                }
+            }
+            cols.add(r, communitySeq: base + Int64(i), late: isLate, fields: fields, event: e)
             if let e, let d = e.decision, d.flags.contains(CrossGate.Flag.offline), d.outcome == .admit, let person = d.personID {
                 let at = Int64(e.at)
                 if d.personKind == .resident, let h = d.household {
@@ -166,6 +174,24 @@ extension CentralDB {
         try await conn.exec("SELECT pg_notify('postern_events', \(id.community))", logger: logger)
         st.acked = last
         return .ack(UploadAck(ackedSeq: UInt64(last), late: late, overdrafts: overdrafts))
+    }
+
+    static let emptyFlags = Array("\"flags\":[]".utf8)
+
+    /// Whether `needle` occurs in `hay` (a byte search; no decoding).
+    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, hay.count >= needle.count else { return false }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            if hay[i] == first {
+                var j = 1
+                while j < needle.count && hay[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     static func checkCheckpoint(_ r: Record, previous: [UInt8], key: [UInt8]?) -> String? {
@@ -289,7 +315,7 @@ struct Columns {
         return f
     }()
 
-    mutating func add(_ r: Record, communitySeq cs: Int64, late l: Bool, event e: GateEvent?) {
+    mutating func add(_ r: Record, communitySeq cs: Int64, late l: Bool, fields f: IndexedFields?, event e: GateEvent?) {
         seq.append(Int64(r.seq))
         communitySeq.append(cs)
         type.append(Int32(r.type))
@@ -299,16 +325,16 @@ struct Columns {
         chain.append(ByteBuffer(bytes: r.chain))
         payload.append(ByteBuffer(bytes: r.payload))
         late.append(l)
-        kind.append(e?.kind.rawValue ?? (r.type == Checkpoint.type ? "checkpoint" : r.type == GapRecord.type ? "gap" : ""))
-        lane.append(e?.lane ?? "")
-        direction.append(e?.direction?.rawValue ?? "")
-        outcome.append(e?.decision?.outcome.rawValue ?? "")
-        reason.append(e?.decision?.reason.rawValue ?? "")
-        person.append(e?.decision?.personID ?? "")
-        personKind.append(e?.decision?.personKind?.rawValue ?? "")
-        household.append(e?.decision?.household ?? "")
-        temperature.append(e?.decision?.temperature ?? .nan)
-        alert.append(e?.alert ?? "")
+        kind.append(f?.kind ?? e?.kind.rawValue ?? (r.type == Checkpoint.type ? "checkpoint" : r.type == GapRecord.type ? "gap" : ""))
+        lane.append(f?.lane ?? e?.lane ?? "")
+        direction.append(f?.direction ?? e?.direction?.rawValue ?? "")
+        outcome.append(f?.outcome ?? e?.decision?.outcome.rawValue ?? "")
+        reason.append(f?.reason ?? e?.decision?.reason.rawValue ?? "")
+        person.append(f?.personID ?? e?.decision?.personID ?? "")
+        personKind.append(f?.personKind ?? e?.decision?.personKind?.rawValue ?? "")
+        household.append(f?.household ?? e?.decision?.household ?? "")
+        temperature.append(f?.temperature ?? e?.decision?.temperature ?? .nan)
+        alert.append(f?.alert ?? e?.alert ?? "")
         flagsText.append(e?.decision?.flags.joined(separator: ",") ?? "")
         day.append(Self.dayFormat.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9)))
     }

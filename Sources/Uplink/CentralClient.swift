@@ -66,7 +66,11 @@ public final class CentralClient: Sendable {
     /// Sends one request; on a transport failure tries the next URL (a refusal by central is an
     /// answer, not a failure, and is thrown as `WireError`).
     public func call<Resp: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?, timeout: Duration, as: Resp.Type) async throws -> Resp {
-        let bytes = try body.map { try Wire.encoder.encode($0) }
+        try await call(method, path, encoded: try body.map { try Wire.encoder.encode($0) }, timeout: timeout, as: Resp.self)
+    }
+
+    /// The same with a body already encoded (a benchmark measures central, not the encoder).
+    public func call<Resp: Decodable>(_ method: HTTPMethod, _ path: String, encoded bytes: Data?, timeout: Duration, as: Resp.Type) async throws -> Resp {
         var lastError: any Error = CentralUnavailable(message: "no central URL configured")
         let start = preferred.get()
         for i in 0..<max(1, link.urls.count) where !link.urls.isEmpty {
