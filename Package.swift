@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "GateStore", targets: ["GateStore"]),
         .library(name: "GateDaemon", targets: ["GateDaemon"]),
         .library(name: "Devices", targets: ["Devices"]),
+        .library(name: "Photos", targets: ["Photos"]),
+        .library(name: "PosternWeb", targets: ["PosternWeb"]),
+        .library(name: "KioskWeb", targets: ["KioskWeb"]),
         .library(name: "CentralWire", targets: ["CentralWire"]),
         .library(name: "CentralStore", targets: ["CentralStore"]),
         .library(name: "CentralServer", targets: ["CentralServer"]),
@@ -23,9 +26,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"4.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        // The central plane (issue 13): only `postern-central` links the database client and the server.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // The central plane (issue 13): only `postern-central` links the database client.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -57,8 +63,11 @@ let package = Package(
         ),
         .target(
             name: "GateStore",
-            dependencies: ["GateCore", "EventLog", "CSQLite"]
+            dependencies: ["GateCore", "EventLog", "CSQLite", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Photos: decoded with limits and re-encoded by libjpeg/libpng through a small C shim.
+        .target(name: "CImageShim", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "Photos", dependencies: ["CImageShim", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "PassCards", dependencies: ["CQRencode", "GateCore"]),
         // The project's TOML reader, shared by the kiosk's config and central's (its file stays where
         // the kiosk's config code expects it).
@@ -128,13 +137,42 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore"]),
+        // The web front (live view, board, ledger, metrics) over an event source: the kiosk's log
+        // today, central's per-community sequence later.
+        .target(
+            name: "PosternWeb",
+            dependencies: [
+                "GateCore", "EventLog", "GateStore", "Photos",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The kiosk's side of the web front: its log, registry and devices as a LiveSource, and
+        // the server as one more service in the kiosk's ServiceGroup.
+        .target(
+            name: "KioskWeb",
+            dependencies: [
+                "GateDaemon", "PosternWeb", "GateStore", "EventLog", "GateCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "GateDaemon",
             dependencies: [
-                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "TOMLReader", "CentralWire",
+                "GateCore", "EventLog", "GateStore", "DeviceProtocols", "Devices", "CSysShim", "Photos", "TOMLReader", "CentralWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             exclude: ["TOML"]
         ),
@@ -151,9 +189,11 @@ let package = Package(
         .executableTarget(
             name: "postern",
             dependencies: [
-                "KioskUplink", "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards",
+                "KioskUplink", "GateDaemon", "GateCore", "GateStore", "EventLog", "Devices", "DeviceProtocols", "PassCards", "Photos", "PosternWeb", "KioskWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Fuzz harness: a corpus replayer in normal builds; a libFuzzer binary when scripts/fuzz.sh
@@ -178,12 +218,23 @@ let package = Package(
         ),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "GateTestSupport"]),
         .testTarget(name: "GateCoreTests", dependencies: ["GateCore"]),
+        .testTarget(
+            name: "PosternWebTests",
+            dependencies: [
+                "PosternWeb", "KioskWeb", "Photos", "GateDaemon", "GateCore", "GateStore", "EventLog", "GateTestSupport", "Devices",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "DeviceProtocolsTests", dependencies: ["DeviceProtocols"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "DeviceProtocols", "GateTestSupport"]),
         .testTarget(name: "GateStoreTests", dependencies: ["GateStore", "GateCore", "EventLog"]),
         .testTarget(
             name: "GateDaemonTests",
-            dependencies: ["GateDaemon", "GateCore", "EventLog", "GateStore", "GateTestSupport"]
+            dependencies: [
+                "GateDaemon", "GateCore", "EventLog", "GateStore", "GateTestSupport", "Photos", "PosternWeb", "KioskWeb",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
         ),
     ]
 )

@@ -55,5 +55,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Live view delivery: decision → SSE client, one viewer and many.
+        .executableTarget(
+            name: "webbench",
+            dependencies: [
+                .product(name: "EventLog", package: "postern"),
+                .product(name: "GateCore", package: "postern"),
+                .product(name: "GateStore", package: "postern"),
+                .product(name: "GateDaemon", package: "postern"),
+                .product(name: "Devices", package: "postern"),
+                .product(name: "PosternWeb", package: "postern"),
+                .product(name: "KioskWeb", package: "postern"),
+            ]
+        ),
     ]
 )

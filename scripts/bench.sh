@@ -16,3 +16,6 @@ if [ "${1:-}" = "central" ]; then
 fi
 swift build -c release --package-path Benchmarks --product ratios
 Benchmarks/.build/release/ratios "${1:-${TMPDIR:-/tmp}}"
+# The web front: decision → event delivered to SSE viewers (one, then POSTERN_VIEWERS).
+swift build -c release --package-path Benchmarks --product webbench
+Benchmarks/.build/release/webbench "${1:-${TMPDIR:-/tmp}}" --viewers "${POSTERN_VIEWERS:-1000}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, builds, runs every test suite, then the
-# hardware-in-the-loop suite in a VM (real kernel GPIO and power cuts; see docs/HIL.md).
+# The test command: installs what it needs, builds, runs every test suite, builds the kiosk's
+# .deb from a release build and runs lintian on it, then the hardware-in-the-loop suite in a VM
+# (real kernel GPIO, USB and power cuts, and the package under systemd; see docs/HIL.md).
 # POSTERN_SKIP_HIL=1 skips the VM suite (it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,12 @@ swift build --build-tests
 # they starve each other and time out. The whole Swift suite takes about a minute and a half.
 swift test --skip-build --no-parallel "$@"
 if [ $# -eq 0 ]; then
+  # The web front in headless Chromium against the demo (about 1.5 minutes; screenshots in
+  # .build/test-artefacts).
+  python3 scripts/browser-test.py
   # Coverage-guided fuzzing of every parser, briefly (scripts/fuzz.sh SECONDS for longer runs).
   bash scripts/fuzz.sh "${POSTERN_FUZZ_SECONDS:-10}"
+  # The package (release build, static Swift runtime) and lintian: no errors allowed.
+  bash scripts/package.sh --lintian
   bash scripts/hil/all.sh
 fi

@@ -63,6 +63,29 @@ public struct KioskConfig: Sendable, Equatable {
     /// this many days, and already mirrored, are deleted.
     public var retentionDays = 0
     public var retentionMaxMB = 0
+    public var web = Web()
+    /// 宣传广播: scheduled announcements between passages.
+    public var announcements = AnnouncementSettings()
+
+    /// The operators' web front (PosternWeb): off unless `listen` is set.
+    public struct Web: Sendable, Equatable {
+        /// `host:port` to listen on (`127.0.0.1:8080`, `[::]:8443`); nil = no web server.
+        public var listen: String?
+        /// PEM certificate chain and private key: with both, the server speaks HTTPS only.
+        public var tlsCert: String?
+        public var tlsKey: String?
+        /// Accounts (`postern web passwd`); default `DATA/web-users` (0600).
+        public var usersFile: String?
+        /// The board's community name and its notices (admin-edited text), one per entry.
+        public var community = "本小区"
+        public var notices: [String] = []
+        /// Failed logins per client address within a minute before it is refused (429).
+        public var loginAttemptsPerMinute = 5
+        /// Idle minutes before a session ends.
+        public var sessionMinutes = 720
+        public init() {}
+    }
+
     /// `[central]`: the central service this gate syncs with (nil: a kiosk on its own).
     public var central: CentralLink?
     /// The file as read (every key with its line): what a reload compares key by key. Not part
@@ -245,6 +268,36 @@ extension KioskConfig {
             t.int("retention_days", 0...3650) { c.retentionDays = $0 }
             t.int("retention_max_mb", 0...1_000_000) { c.retentionMaxMB = $0 }
         }
+        r.table("announcements") { t in
+            t.stringArray("speaker") { c.announcements.speaker = $0 }
+            t.number("quiet_seconds", 1...600) { c.announcements.quietSeconds = $0 }
+            t.int("late_minutes", 1...720) { c.announcements.lateMinutes = $0 }
+        }
+        r.tableArray("announcement") { t in
+            var a = Announcement(minute: 0)
+            t.require("at") { v in
+                if let m = AnnouncementPlan.minute(v) { a.minute = m } else { t.error("at", "must be HH:MM (local time)") }
+            }
+            t.string("file") { a.file = $0 }
+            t.string("text") { v in
+                if v.count > 500 { t.error("text", "at most 500 characters") } else { a.text = v }
+            }
+            if (a.file == nil) == (a.text == nil) { t.error("file", "an announcement has a file or a text, not both") }
+            c.announcements.items.append(a)
+        }
+        r.table("web") { t in
+            t.string("listen") { v in
+                if WebListen.parse(v) == nil { t.error("listen", "must be HOST:PORT, like 127.0.0.1:8080 or [::]:8443") } else { c.web.listen = v }
+            }
+            t.string("tls_cert") { c.web.tlsCert = $0 }
+            t.string("tls_key") { c.web.tlsKey = $0 }
+            t.string("users_file") { c.web.usersFile = $0 }
+            t.string("community") { c.web.community = $0 }
+            t.stringArray("notices") { c.web.notices = $0 }
+            t.int("login_attempts_per_minute", 1...100) { c.web.loginAttemptsPerMinute = $0 }
+            t.int("session_minutes", 5...10_080) { c.web.sessionMinutes = $0 }
+            if (c.web.tlsCert == nil) != (c.web.tlsKey == nil) { t.error(c.web.tlsCert == nil ? "tls_cert" : "tls_key", "tls_cert and tls_key go together") }
+        }
         r.table("central") { c.central = $0.centralLink() }
         // Cross-checks: every GPIO offset used once.
         var used: [UInt32: String] = [:]
@@ -260,6 +313,27 @@ extension KioskConfig {
         r.finish()
         if !r.errors.isEmpty { throw ConfigErrors(errors: r.errors.sorted { $0.line < $1.line }) }
         return c
+    }
+}
+
+/// `host:port` (IPv6 in brackets) as the web server's listen address.
+public enum WebListen {
+    public static func parse(_ s: String) -> (host: String, port: Int)? {
+        var host: Substring
+        var rest: Substring
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]") else { return nil }
+            host = s[s.index(after: s.startIndex)..<close]
+            rest = s[s.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            rest = rest.dropFirst()
+        } else {
+            guard let colon = s.lastIndex(of: ":") else { return nil }
+            host = s[..<colon]
+            rest = s[s.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(rest), (0...65_535).contains(port) else { return nil }
+        return (String(host), port)
     }
 }
 

@@ -57,6 +57,7 @@ public final class ConfigInForce: @unchecked Sendable {
         effective.dataDir = started.dataDir
         effective.gpioChip = started.gpioChip
         effective.debounceMs = started.debounceMs
+        effective.web = started.web
         effective.devices = started.devices
         effective.lanes = started.lanes.map { lane in
             var l = lane
@@ -75,6 +76,8 @@ public final class ConfigInForce: @unchecked Sendable {
 
     static func needsRestart(_ key: String) -> Bool {
         if key == "data_dir" || key == "gpio.chip" || key == "gpio.debounce_ms" || key.hasPrefix("device[") || key == "device" { return true }
+        // The web front is built once at start (listen address, TLS, accounts file, board).
+        if key == "web" || key.hasPrefix("web.") { return true }
         if key.hasPrefix("lane[") || key == "lane" {
             guard let dot = key.firstIndex(of: ".") else { return true }  // a lane added or removed
             let rest = key[key.index(after: dot)...]

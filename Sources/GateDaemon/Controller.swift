@@ -5,6 +5,7 @@ import Foundation
 import GateCore
 import GateStore
 import Logging
+import Metrics
 
 /// The gate's one serial decision loop, a thin shell: device events, GPIO edges and ticks go to
 /// the pure parts in GateCore (the lanes, the policy, `GateWatch`), and what they return is
@@ -44,6 +45,11 @@ public actor Controller {
     var maskPressed: [String: Double] = [:]
     public private(set) var lastTick = monoSeconds()
     public private(set) var decisions = 0
+    /// Wall time of the last thing that happened at a lane (scan, reading, door, button): the
+    /// announcements wait for the gate to be quiet.
+    public private(set) var lastActivity = 0.0
+    /// The announcement on the speaker; stopped whenever the gate needs the speaker.
+    public nonisolated let announcer = Announcer()
 
     init(settings: ConfigInForce, registry: RegistrySnapshot, history: PassageHistory, journal: Journal, io: [String: GateIO], logger: Logger, clock: any GateClock = SystemGateClock()) {
         self.settings = settings
@@ -121,14 +127,16 @@ public actor Controller {
         let now = clock.wall()
         switch ev {
         case .reading(let dev, let c, let amb, let at):
+            if !(laneOf[dev] ?? []).isEmpty { personAtGate(now) }
             for lane in laneOf[dev] ?? [] {
-                try await perform(lanes[lane]!.handle(.reading(Reading(celsius: c, ambient: amb, device: dev, at: Timestamp(at))), context(lane: lane, at: now)), lane: lane)
+                try await timed { lanes[lane]!.handle(.reading(Reading(celsius: c, ambient: amb, device: dev, at: Timestamp(at))), context(lane: lane, at: now)) } perform: { try await perform($0, lane: lane) }
             }
         case .credential(let dev, let text, let isID, let at):
+            personAtGate(now)
             for lane in laneOf[dev] ?? [] {
                 let typed = config.lanes.first { $0.id == lane }?.typedIDNumbers ?? false
                 let cred = Credential.classify(text, source: isID ? .idCardReader : .scanner, typedIDNumbers: typed)
-                try await perform(lanes[lane]!.handle(.credential(cred, at: Timestamp(at)), context(lane: lane, at: now)), lane: lane)
+                try await timed { lanes[lane]!.handle(.credential(cred, at: Timestamp(at)), context(lane: lane, at: now)) } perform: { try await perform($0, lane: lane) }
             }
         case .input(let role, let active, let at):
             // Edges reach the controller with their lane (`.gpio`); a bare one has no lane.
@@ -162,7 +170,32 @@ public actor Controller {
         }
     }
 
+    /// `postern_decision_seconds`: the lane state machine and the policy for one input that ended
+    /// in a decision. `postern_scan_to_relay_seconds`: from the controller taking the input (a
+    /// scan, or the reading that completed the pair) to the relay being set, durable append
+    /// included. No-ops unless a metrics backend is bootstrapped.
+    let decisionTimer = Metrics.Timer(label: "postern_decision_seconds")
+    let relayTimer = Metrics.Timer(label: "postern_scan_to_relay_seconds")
+
+    func timed(_ decide: () -> [Lane.Action], perform: ([Lane.Action]) async throws -> Void) async throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let actions = decide()
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        if actions.contains(where: { if case .decided = $0 { true } else { false } }) { decisionTimer.recordNanoseconds(t1 - t0) }
+        try await perform(actions)
+        if actions.contains(where: { if case .pulseRelay = $0 { true } else { false } }) {
+            relayTimer.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - t0)
+        }
+    }
+
+    /// Someone is at a lane: no announcement plays over what the gate says to them.
+    func personAtGate(_ now: Double) {
+        lastActivity = now
+        announcer.interrupt()
+    }
+
     func gpio(lane: String, role: InputRole, active: Bool, at: Double) async throws {
+        personAtGate(clock.wall())
         var e = GateEvent(kind: .door, at: at)
         e.lane = lane
         switch role {
@@ -205,12 +238,16 @@ public actor Controller {
         var decided: [(Decision, Direction, Timestamp)] = []
         let now = clock.wall()
         for case .decided(let d, let s) in actions {
+            lastActivity = now
             let e = GateEvent.passage(d, s, at: now)
             events.append(e)
             decided.append((d, s.direction, Timestamp(e.at)))
             alerts += watch.passage(d, lane: lane, direction: s.direction, at: e.at, rules: config.rules)
             let sound = d.reason == .fever ? "fever" : d.reason == .noTemperature ? "no_temperature" : d.outcome.rawValue
-            if let f = config.sounds[sound] ?? config.sounds[d.outcome.rawValue] { effects.play(config.soundPlayer, file: f) }
+            if let f = config.sounds[sound] ?? config.sounds[d.outcome.rawValue] {
+                    announcer.interrupt()
+                    effects.play(config.soundPlayer, file: f)
+                }
         }
         guard let proof = try await record(events, alerts: alerts, at: now) else { return }
         for (d, dir, at) in decided {
@@ -231,7 +268,10 @@ public actor Controller {
             case .alarm:
                 gate?.pulse(.alarm, ms: config.alarmSeconds * 1000, after: proof)
             case .promptRetest:
-                if let f = config.sounds["retest"] { effects.play(config.soundPlayer, file: f) }
+                if let f = config.sounds["retest"] {
+                    announcer.interrupt()
+                    effects.play(config.soundPlayer, file: f)
+                }
             }
         }
     }

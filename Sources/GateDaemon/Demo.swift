@@ -6,6 +6,8 @@ import Foundation
 import GateCore
 import GateStore
 import Logging
+import Photos
+import ServiceLifecycle
 
 /// `postern demo`: the whole kiosk on simulated devices. Two lanes (in: GY-MCU90614 thermometer,
 /// serial QR scanner, GA 467 ID reader; out: Modbus pyrometer, serial QR scanner) on pty
@@ -18,6 +20,10 @@ public struct Demo {
     public var lang: Language
     public var print: @Sendable (String) -> Void
     public var pace: Double = 1.0
+    /// More services for the kiosk (the web front).
+    public var extraServices: [@Sendable (Kiosk) throws -> any Service] = []
+    /// Play the scripted crowd again until `duration` has passed (the browser tests watch it).
+    public var loop = false
 
     public init(dataDir: String, duration: Double, lang: Language = .en, print: @escaping @Sendable (String) -> Void) {
         self.dataDir = dataDir
@@ -48,6 +54,13 @@ public struct Demo {
             try admin.store.addVisitor(Visitor(id: "v1", name: "孙丽", idNumber: Self.id("15070219950505005"), phone: "13800000000", hostHousehold: "1-2-201", reason: "care for elderly parent", approver: "s1", validFrom: now - 60, validUntil: now + 86_400), actor: "demo")
             try admin.store.addCourier(Courier(id: "c1", name: "周杰", idNumber: Self.id("15070219960606006"), company: "顺丰", startMinute: 0, endMinute: 24 * 60), actor: "demo")
             if !fm.fileExists(atPath: admin.signingKeyPath) { _ = try admin.generateKey(id: "demo-k1", notBefore: now - 86_400) }
+            // Placeholder faces (the real registry takes `residents import --photos DIR`).
+            var photos: [(person: String, jpeg: [UInt8], record: PhotoRecord)] = []
+            for (i, p) in ["r1", "r2", "r3", "r4", "r5", "v1", "c1", "s1"].enumerated() {
+                let n = try Photo.normalise(try Photo.encode(rgb: Photo.sample(seed: i), width: 240, height: 320, png: i % 2 == 1))
+                photos.append((p, n.jpeg, PhotoRecord(person: p, sha256: n.sha256, bytes: n.jpeg.count, width: n.width, height: n.height)))
+            }
+            try admin.store.setPhotos(photos, actor: "demo")
         }
         var passes: [String: String] = [:]
         for p in ["r1", "r2", "r3", "r4", "r5"] { passes[p] = try admin.issuePass(person: p, days: 30, now: now - 60).1 }
@@ -69,6 +82,7 @@ public struct Demo {
         try configText.write(toFile: dataDir + "/postern.toml", atomically: true, encoding: .utf8)
         let config = try KioskConfig.parse(configText, file: dataDir + "/postern.toml")
         var options = Kiosk.Options()
+        options.extraServices = extraServices
         let chips = ["north-in": SimulatedGpio(), "north-out": SimulatedGpio()]
         let printer = print
         for (lane, chip) in chips {
@@ -99,6 +113,10 @@ public struct Demo {
         }
 
         let start = Date()
+        var round = 0
+        repeat {
+        round += 1
+        if round > 1 { printer("  ▶ round \(round)") }
         func step(_ note: String, _ body: () -> Void) async {
             printer("  ▶ \(note)")
             body()
@@ -162,6 +180,7 @@ public struct Demo {
             Thread.sleep(forTimeInterval: 0.5)
             inChip.drive(.door, active: false)
         }
+        } while loop && Date().timeIntervalSince(start) < duration - 40 * pace
 
         // Leave time for the last passage to time out, however short the duration asked.
         let remaining = max(duration - Date().timeIntervalSince(start), config.rules.pairingWindowSeconds + 2)

@@ -2,6 +2,7 @@ import EventLog
 import Devices
 import Foundation
 import GateCore
+import Metrics
 
 /// The event log as the gate uses it: typed events in, sequence numbers out once durable — and
 /// the proof of that durability, which every gate output asks for.
@@ -18,14 +19,24 @@ public final class Journal: Sendable {
 
     func entry(_ e: GateEvent) throws -> LogEntry { LogEntry(type: e.kind.recordType, payload: Array(try encoder.encode(e))) }
 
+    /// `postern_log_append_seconds`: from the call to the records being durable (encoding,
+    /// group commit, fdatasync). A no-op unless a metrics backend was bootstrapped before the
+    /// journal was made (the web front's /metrics).
+    let appendTimer = Metrics.Timer(label: "postern_log_append_seconds")
+
     public func append(_ e: GateEvent) async throws -> UInt64 {
-        try await writer.append(type: e.kind.recordType, payload: Array(try encoder.encode(e)))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let seq = try await writer.append(type: e.kind.recordType, payload: Array(try encoder.encode(e)))
+        appendTimer.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - t0)
+        return seq
     }
 
     /// Appends the events as one batch (one sync) and returns their sequence numbers with the
     /// proof that they are durable.
     func appendDurably(_ events: [GateEvent]) async throws -> (seqs: [UInt64], proof: Durable) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
         let seqs = try await writer.append(try events.map(entry))
+        appendTimer.recordNanoseconds(DispatchTime.now().uptimeNanoseconds - t0)
         return (seqs, Durable(through: seqs.last ?? writer.durableSeq))
     }
 

@@ -20,6 +20,9 @@ public final class Kiosk: @unchecked Sendable {
         public var notifier = SystemdNotifier()
         public var tickInterval = 0.2
         public var logClock: any LogClock = SystemClock()
+        /// More services to run in the kiosk's group (the web front), made once the kiosk exists.
+        /// They start after the kiosk's own and stop before them.
+        public var extraServices: [@Sendable (Kiosk) throws -> any Service] = []
         /// The controller's clock (tests drive time by hand).
         public var clock: any GateClock = SystemGateClock()
         /// How often the checkpoint and retention services look at the config in force.
@@ -186,7 +189,9 @@ public final class Kiosk: @unchecked Sendable {
             CheckpointService(kiosk: self),
             RetentionService(kiosk: self),
             NotifierService(kiosk: self),
+            AnnouncementService(kiosk: self),
         ]
+        services += try options.extraServices.map { try $0(self) }
         if let uplink = try centralUplink() { services.append(uplink) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },

@@ -206,3 +206,63 @@ struct NotifierService: Service {
         }
     }
 }
+
+/// 宣传广播: plays each scheduled announcement once a day, when the gate has been quiet, and
+/// records it (or its skip) in the log. Reads the config in force, so a reload applies.
+struct AnnouncementService: Service {
+    let kiosk: Kiosk
+    func run() async throws {
+        var day = ""
+        var done: Set<Int> = []
+        var items: [Announcement] = []
+        var started = false
+        let announcer = kiosk.controller.announcer
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let s = kiosk.config.announcements
+            if s.items != items {
+                items = s.items
+                done = []
+            }
+            let now = Date()
+            let c = Calendar.current.dateComponents([.year, .month, .day, .hour, .minute], from: now)
+            let today = "\(c.year ?? 0)-\(c.month ?? 0)-\(c.day ?? 0)"
+            if today != day {
+                day = today
+                done = []
+            }
+            let minute = (c.hour ?? 0) * 60 + (c.minute ?? 0)
+            if done.isEmpty, !s.items.isEmpty, day == today, !started {
+                // At start: what is already past its late window is not played, nor logged as
+                // skipped again.
+                done = Set(s.items.indices.filter { minute - s.items[$0].minute >= s.lateMinutes })
+                started = true
+            }
+            let quiet = now.timeIntervalSince1970 - (await kiosk.controller.lastActivity)
+            switch AnnouncementPlan.next(s, minute: minute, done: done, quietFor: quiet, playing: announcer.playing) {
+            case .play(let i):
+                done.insert(i)
+                let a = s.items[i]
+                let command = a.file.map { kiosk.config.soundPlayer + [$0] } ?? (s.speaker + [a.text ?? ""])
+                let started = announcer.play(command, logger: kiosk.logger)
+                var e = GateEvent(kind: .system, at: now.timeIntervalSince1970)
+                e.action = started ? "announcement" : "announcement_failed"
+                e.key = String(format: "%02d:%02d", a.minute / 60, a.minute % 60)
+                e.message = a.file.map { "file \($0)" } ?? "text \(a.text ?? "")"
+                _ = try? await kiosk.journal.append(e)
+            case .skip(let i):
+                done.insert(i)
+                let a = s.items[i]
+                var e = GateEvent(kind: .system, at: now.timeIntervalSince1970)
+                e.action = "announcement_skipped"
+                e.key = String(format: "%02d:%02d", a.minute / 60, a.minute % 60)
+                e.message = "no quiet moment within \(s.lateMinutes) min"
+                _ = try? await kiosk.journal.append(e)
+                kiosk.logger.notice("announcement \(e.key!) skipped: the gate was busy for \(s.lateMinutes) min")
+            case .wait, .idle:
+                break
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        announcer.interrupt()
+    }
+}

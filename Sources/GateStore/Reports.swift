@@ -16,6 +16,7 @@ public struct SevenCounts: Codable, Sendable, Equatable {
     public var passagesOut = 0
     public var denialsByReason: [String: Int] = [:]
     public var feverAlerts = 0
+    public init() {}
 }
 
 public struct LedgerRow: Codable, Sendable, Equatable {
@@ -33,6 +34,12 @@ public struct LedgerRow: Codable, Sendable, Equatable {
     public var clockUnsynced: Bool
     /// Attempts the row stands for (a coalesced burst of unreadable scans: more than one).
     public var attempts: Int = 1
+
+    public init(seq: UInt64, time: String, lane: String, direction: String, name: String, idNumber: String, pass: String, temperature: String, outcome: String, reason: String, staff: String, clockUnsynced: Bool, attempts: Int = 1) {
+        (self.seq, self.time, self.lane, self.direction, self.name, self.idNumber) = (seq, time, lane, direction, name, idNumber)
+        (self.pass, self.temperature, self.outcome, self.reason, self.staff, self.clockUnsynced) = (pass, temperature, outcome, reason, staff, clockUnsynced)
+        self.attempts = attempts
+    }
 }
 
 extension Store {

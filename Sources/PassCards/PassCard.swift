@@ -14,8 +14,11 @@ public struct PassCard: Sendable {
     public var validFrom: String
     public var validTo: String
     public var community: String
+    /// The holder's photo as stored by the registry (a normalised JPEG); nil prints a placeholder.
+    public var photoJPEG: [UInt8]?
 
-    public init(payload: String, name: String, sex: String, address: String, maskedID: String, passID: String, validFrom: String, validTo: String, community: String) {
+    public init(payload: String, name: String, sex: String, address: String, maskedID: String, passID: String, validFrom: String, validTo: String, community: String, photoJPEG: [UInt8]? = nil) {
+        self.photoJPEG = photoJPEG
         self.payload = payload
         self.name = name
         self.sex = sex
@@ -65,8 +68,7 @@ public struct PassCard: Sendable {
         <rect x="\(x)" y="\(y)" width="85.6" height="54" rx="3" fill="#fff" stroke="#b22" stroke-width="0.6"/>
         <rect x="\(x)" y="\(y)" width="85.6" height="7" fill="#b22"/>
         <text x="\(x + 3)" y="\(y + 5.2)" font-size="4.2" fill="#fff" \(font)>出入证 · \(Self.esc(community))</text>
-        <rect x="\(x + 3)" y="\(y + 9)" width="14" height="18" fill="#eee" stroke="#999" stroke-width="0.2"/>
-        <text x="\(x + 5)" y="\(y + 19)" font-size="2.6" fill="#999" \(font)>照片</text>
+        \(photo(x: x + 3, y: y + 9))
         <text x="\(x + 19)" y="\(y + 12)" font-size="3.6" \(font)>\(Self.esc(name))  \(Self.esc(sex))</text>
         <text x="\(x + 19)" y="\(y + 17)" font-size="2.6" \(font)>住址 \(Self.esc(address))</text>
         <text x="\(x + 3)" y="\(y + 31)" font-size="2.4" \(font)>证件 \(Self.esc(maskedID))</text>
@@ -76,6 +78,21 @@ public struct PassCard: Sendable {
         <rect x="\(qx)" y="\(qy)" width="\(size)" height="\(size)" fill="#fff"/>
         <path transform="translate(\(qx) \(qy))" d="\(dark)" fill="#000"/>
         </g>
+        """
+    }
+
+    /// The photo box (14 × 18 mm): the registry's JPEG embedded as a data URI (only bytes the
+    /// registry re-encoded itself reach a card), or the grey placeholder.
+    func photo(x: Double, y: Double) -> String {
+        guard let jpeg = photoJPEG, jpeg.starts(with: [0xFF, 0xD8, 0xFF]) else {
+            return """
+            <rect x="\(x)" y="\(y)" width="14" height="18" fill="#eee" stroke="#999" stroke-width="0.2"/>
+            <text x="\(x + 2)" y="\(y + 10)" font-size="2.6" fill="#999" font-family="WenQuanYi Zen Hei, sans-serif">照片</text>
+            """
+        }
+        return """
+        <image x="\(x)" y="\(y)" width="14" height="18" preserveAspectRatio="xMidYMid slice" href="data:image/jpeg;base64,\(Data(jpeg).base64EncodedString())"/>
+        <rect x="\(x)" y="\(y)" width="14" height="18" fill="none" stroke="#999" stroke-width="0.2"/>
         """
     }
 

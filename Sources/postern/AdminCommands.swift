@@ -4,6 +4,7 @@ import GateCore
 import GateDaemon
 import GateStore
 import PassCards
+import Photos
 
 func parseDay(_ s: String) throws -> Timestamp {
     guard let t = ResidentImport.parseDay(s, utcOffset: TimeZone.current.secondsFromGMT()) else { throw ValidationError("\"\(s)\" is not a date (YYYY-MM-DD)") }
@@ -13,7 +14,7 @@ func parseDay(_ s: String) throws -> Timestamp {
 func nowTS() -> Timestamp { Timestamp(Date().timeIntervalSince1970) }
 
 struct Residents: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The resident registry.", subcommands: [Import.self, List.self, Show.self])
+    static let configuration = CommandConfiguration(abstract: "The resident registry.", subcommands: [Import.self, List.self, Show.self, PhotoCommand.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Import residents from CSV (all rows or none).", discussion: """
@@ -23,25 +24,49 @@ struct Residents: AsyncParsableCommand {
             id_number, building, unit, room. A return date starts home isolation for isolation_days.
             """)
         @OptionGroup var global: GlobalOptions
-        @Argument var file: String
+        @Argument(help: "A CSV file, or a folder of photos named PERSON.jpg|.jpeg|.png.") var file: String?
+        @Option(name: .long, help: "A folder of photos named by person id (JPEG or PNG), imported with the CSV.") var photos: String?
         @Option(name: .long, help: "Days of home isolation after a return date.") var isolationDays = 14
 
         func run() async throws {
             try await guarded {
-                guard let data = FileManager.default.contents(atPath: file) else { throw Exit.io("cannot read \(file)") }
-                guard let text = String(data: data, encoding: .utf8) else { throw Exit.invalid("\(file): not UTF-8 (save the spreadsheet as CSV UTF-8)") }
-                func located(_ e: ResidentImport.Errors) -> Exit {
-                    Exit.invalid(e.rows.map { "\(file):\($0.line): \(Printable.escaped($0.message))" }.joined(separator: "\n") + "\nnothing imported")
+                var csv = file
+                var folder = photos
+                var isDir: ObjCBool = false
+                if let f = file, FileManager.default.fileExists(atPath: f, isDirectory: &isDir), isDir.boolValue {
+                    guard photos == nil else { throw ValidationError("give one folder of photos") }
+                    (csv, folder) = (nil, f)
                 }
-                switch ResidentImport.parseRows(text, isolationDays: isolationDays) {
-                case .failure(let e):
-                    throw located(e)
-                case .success(let rows):
-                    let a = try Admin(dataDir: global.dataDir)
-                    do { try a.store.importResidents(rows, actor: a.actor) } catch let e as ResidentImport.Errors { throw located(e) }
-                    out("imported \(rows.count) resident(s); \(a.flushAudit())")
+                guard csv != nil || folder != nil else { throw ValidationError("give a CSV file, a folder of photos, or both (FILE.csv --photos DIR)") }
+                var rows: [(line: Int, resident: Resident)] = []
+                if let file = csv {
+                    guard let data = FileManager.default.contents(atPath: file) else { throw Exit.io("cannot read \(file)") }
+                    guard let text = String(data: data, encoding: .utf8) else { throw Exit.invalid("\(file): not UTF-8 (save the spreadsheet as CSV UTF-8)") }
+                    switch ResidentImport.parseRows(text, isolationDays: isolationDays) {
+                    case .failure(let e): throw located(e, file)
+                    case .success(let r): rows = r
+                    }
                 }
+                let a = try Admin(dataDir: global.dataDir)
+                // Photos are checked in full before anything is written: all or nothing, CSV included.
+                var pics: [(person: String, photo: Photo.Normalised)] = []
+                if let dir = folder {
+                    let incoming = Swift.Set(rows.map(\.resident.id))
+                    switch try PhotoInput.folder(dir, known: { try incoming.contains($0) || a.store.personKind($0) != nil }) {
+                    case .failure(let e): throw Exit.invalid(e.lines.joined(separator: "\n") + "\nnothing imported")
+                    case .success(let p): pics = p
+                    }
+                }
+                if let file = csv {
+                    do { try a.store.importResidents(rows, actor: a.actor) } catch let e as ResidentImport.Errors { throw located(e, file) }
+                }
+                if !pics.isEmpty { try a.store.setPhotos(pics.map { PhotoInput.record($0.person, $0.photo) }, actor: a.actor) }
+                out("imported \(rows.count) resident(s), \(pics.count) photo(s); \(a.flushAudit())")
             }
+        }
+
+        func located(_ e: ResidentImport.Errors, _ file: String) -> Exit {
+            Exit.invalid(e.rows.map { "\(file):\($0.line): \(Printable.escaped($0.message))" }.joined(separator: "\n") + "\nnothing imported")
         }
     }
 
@@ -258,7 +283,7 @@ struct PassCommand: AsyncParsableCommand {
                     } else {
                         (pass, payload) = try a.issuePass(person: r.id, days: days, now: nowTS())
                     }
-                    cards.append(PassCard(payload: payload, name: r.name, sex: r.sex == .male ? "男" : "女", address: "\(r.address.building)栋\(r.address.unit)单元\(r.address.room)室", maskedID: IDNumber.masked(r.idNumber), passID: pass.idString, validFrom: f.string(from: Date(timeIntervalSince1970: Double(pass.issued))), validTo: f.string(from: Date(timeIntervalSince1970: Double(pass.expires))), community: community))
+                    cards.append(PassCard(payload: payload, name: r.name, sex: r.sex == .male ? "男" : "女", address: "\(r.address.building)栋\(r.address.unit)单元\(r.address.room)室", maskedID: IDNumber.masked(r.idNumber), passID: pass.idString, validFrom: f.string(from: Date(timeIntervalSince1970: Double(pass.issued))), validTo: f.string(from: Date(timeIntervalSince1970: Double(pass.expires))), community: community, photoJPEG: a.store.photo(person: r.id)))
                 }
                 // Cards hold personal data: folders this command creates are 0750 whatever the umask.
                 try makePrivateDirectory(self.out)

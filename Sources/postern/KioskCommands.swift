@@ -3,18 +3,47 @@ import Devices
 import Foundation
 import GateCore
 import GateDaemon
+import Logging
+import PosternWeb
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The whole kiosk on simulated devices with a scripted crowd and the live tail.")
     @Option(name: .long, help: "Keep the data here (default: a temporary directory, removed afterwards).") var dataDir: String?
     @Option(name: .long, help: "Run for at least this many seconds.") var duration: Double = 45
     @Option(name: .long, help: "zh or en") var lang: String = "en"
+    @Option(name: .long, help: "The web front's HOST:PORT (port 0: any free port), or off.") var web: String = "127.0.0.1:0"
+    @Flag(name: .long, help: "Play the scripted crowd again and again until --duration has passed.") var loop = false
 
     func run() async throws {
         try await guarded {
             let dir = dataDir ?? NSTemporaryDirectory() + "postern-demo-\(getpid())"
             out("Postern demo: data in \(dir); two lanes on simulated devices (ptys) and simulated GPIO\n")
-            let counts = try await GateGateDemo(dataDir: dir, duration: duration, lang: Language(rawValue: lang) ?? .en, print: { out($0) }).run()
+            var demo = GateGateDemo(dataDir: dir, duration: duration, lang: Language(rawValue: lang) ?? .en, print: { out($0) })
+            demo.loop = loop
+            if web != "off" {
+                guard WebListen.parse(web) != nil else { throw ValidationError("--web must be HOST:PORT or off") }
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+                var c = KioskConfig()
+                c.dataDir = dir
+                c.gate = "north gate (demo)"
+                c.web.listen = web
+                c.web.community = "幸福里小区 (demo)"
+                c.web.notices = ["每户每两天可指派1名家庭成员外出采购", "外出必须戴口罩", "发热、咳嗽请第一时间向社区报告"]
+                let users = AccountFile(path: dir + "/web-users")
+                var note = "log in with an account you set: postern web passwd --data-dir \(dir)"
+                if users.load().isEmpty {
+                    let pw = String(Sessions.newToken().prefix(16))
+                    try users.set(name: "admin", role: .admin, password: pw, cost: 10)
+                    note = "log in as admin, password \(pw)"
+                }
+                var logger = Logger(label: "postern-web")
+                logger.logLevel = .error
+                let login = note
+                demo.extraServices = WebSetup.services(c, logger: logger) { url in
+                    out("\n  Live view: \(url)/live  (\(login))\n  Board at the gate: \(url)/board\n")
+                }
+            }
+            let counts = try await demo.run()
             out("\nSeven counts: \(counts.households) households (\(counts.rentalHouseholds) rental), Hubei \(counts.hubei), Wuhan \(counts.wuhan), returnees \(counts.returnees), in isolation \(counts.inIsolation)")
             out("Today: \(counts.passagesIn) in, \(counts.passagesOut) out; denials \(counts.denialsByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); fever alerts \(counts.feverAlerts)")
             if dataDir == nil {

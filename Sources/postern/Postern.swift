@@ -16,7 +16,7 @@ struct Postern: AsyncParsableCommand {
             Serve.self, Demo.self, Sim.self, Devices.self, ConfigCommand.self,
             Tail.self, Report.self, Ledger.self,
             Residents.self, Quarantine.self, Lockdown.self, VisitorCommand.self, CourierCommand.self, StaffCommand.self, Exempt.self,
-            PassCommand.self, Keys.self, LogCommand.self, MirrorCommand.self, Purge.self, Debug.self,
+            PassCommand.self, Keys.self, LogCommand.self, MirrorCommand.self, Purge.self, WebCommand.self, Debug.self,
         ])
 
     static func bootstrapLogging(level: Logger.Level = .info) {

@@ -3,6 +3,7 @@ import Foundation
 import GateDaemon
 import KioskUplink
 import Logging
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the kiosk daemon (systemd Type=notify).")
@@ -22,7 +23,9 @@ struct Serve: AsyncParsableCommand {
             let logger = Logger(label: "postern")
             let kiosk: Kiosk
             KioskUplink.install()  // [central]: the uplink service, when the config asks for it
-            do { kiosk = try Kiosk.start(config: c, configPath: config, logger: logger) } catch {
+            var options = Kiosk.Options()
+            options.extraServices = WebSetup.services(c, logger: logger) { url in logger.notice("web front at \(url)") }
+            do { kiosk = try Kiosk.start(config: c, configPath: config, options: options, logger: logger) } catch {
                 throw Exit.io("cannot start: \(error)")
             }
             logger.info("config \(config) sha256 \(hash.prefix(12))")

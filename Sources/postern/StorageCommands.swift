@@ -105,11 +105,20 @@ struct Purge: AsyncParsableCommand {
                 throw Exit.io("\(e.message): stop the daemon first (systemctl stop postern)")
             }
             let s = try Store.open(dataDir: global.dataDir)
+            // Photos go with the people: removed (or expired visitors) before the date. Decided
+            // from the mirror before its rows are cleared; their `photo purge` audit events are
+            // drained into the log below.
+            let photos = try s.purgePhotos(beforeNs: cutoff, actor: "purge")
             try s.db.transaction {
                 try s.db.run("UPDATE events SET payload = json_object('kind', kind, 'redacted', 1), person = NULL, household = NULL WHERE wall_ns < ? AND type IN (1, 3, 6) AND seq NOT IN (\(keep.isEmpty ? "-1" : keep.map(String.init).joined(separator: ",")))", [.int(cutoff)])
                 try s.forgetRemovedIDNumbers()
             }
-            out("\(n) record(s) redacted in the log; mirror rows before \(before) cleared of personal data; \(keep.count) passage(s) the gate's rules still read kept")
+            if !photos.isEmpty {
+                let w = try openForMaintenance(global.dataDir)
+                defer { w.close() }
+                _ = try s.drainAudit(into: w)
+            }
+            out("\(n) record(s) redacted in the log; mirror rows before \(before) cleared of personal data; \(keep.count) passage(s) the gate's rules still read kept; \(photos.count) photo(s) of people removed before \(before) deleted")
         }
     }
 }

@@ -7,6 +7,7 @@ import GateCore
 import GateStore
 import GateTestSupport
 import Logging
+import ServiceLifecycle
 import Testing
 @testable import GateDaemon
 
@@ -136,7 +137,7 @@ final class Harness: @unchecked Sendable {
     }
 
     /// A fresh kiosk, or (`continuing`) a restart of a stopped one on the same data directory.
-    init(continuing old: Harness? = nil, configure: (String) -> String = { $0 }) throws {
+    init(continuing old: Harness? = nil, dir newDir: String? = nil, configure: (String) -> String = { $0 }, extraServices: [@Sendable (Kiosk) throws -> any Service] = []) throws {
         let sims: [DeviceSimulator]
         if let old {
             dir = old.dir
@@ -148,7 +149,7 @@ final class Harness: @unchecked Sendable {
             startSeq = last
             sims = try Self.simulators(dir: dir)
         } else {
-            dir = tempPath("kiosk")
+            dir = newDir ?? tempPath("kiosk")
             (admin, passes, sims) = try Self.prepare(dir: dir)
             startSeq = 0
         }
@@ -156,6 +157,7 @@ final class Harness: @unchecked Sendable {
         var o = Kiosk.Options()
         o.gpio = ["in": chipIn, "out": chipOut]
         o.tickInterval = 0.05
+        o.extraServices = extraServices
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         o.servicePollSeconds = 0.1

@@ -79,9 +79,9 @@ fi
 say "initramfs"
 MD=kroot/lib/modules/$KVER
 T=$(mktemp -d)
-mkdir -p "$T"/{bin,m,proc,sys,dev,newroot}
+mkdir -p "$T"/{bin,m,proc,sys,dev,newroot,lower,upper}
 cp /bin/busybox "$T/bin/busybox"
-for a in sh mount mkdir insmod switch_root sleep cat echo; do ln -s busybox "$T/bin/$a"; done
+for a in sh mount umount mkdir insmod switch_root sleep cat echo grep ln cp rm uname sed; do ln -s busybox "$T/bin/$a"; done
 ORDER=""
 for w in virtio_pci 9pnet_virtio 9p overlay virtio_blk ext4; do
   line=$(grep -E "/$w\.ko(\.xz)?:" "$MD/modules.dep" || true)
@@ -93,7 +93,7 @@ for w in virtio_pci 9pnet_virtio 9p overlay virtio_blk ext4; do
 done
 echo $ORDER > "$T/m/order"
 cp "$HERE/init" "$T/init"
-sed -i "s|@STAGE2@|$HERE/guest/stage2.sh|" "$T/init"
+sed -i "s|@STAGE2@|$HERE/guest/stage2.sh|; s|@GUEST@|$HERE/guest|g" "$T/init"
 chmod +x "$T/init"
 (cd "$T" && find . | cpio -o -H newc --quiet | gzip -1) > initrd.cpio.gz
 rm -rf "$T"

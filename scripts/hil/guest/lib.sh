@@ -97,6 +97,20 @@ hid_gadget() {
   BOUND_MS=$(now_ms); echo $UDC > $G/UDC
   HIDG=/dev/hidg$(cut -d: -f2 $G/functions/hid.usb0/dev)
 }
+# acm_gadget NAME VID PID SERIAL UDC: a dummy_hcd gadget with one CDC-ACM function, bound to UDC;
+# the host side gets a ttyACM node, the gadget side /dev/ttyGS<port_num>.
+acm_gadget() {
+  G=/sys/kernel/config/usb_gadget/$1; mkdir -p $G
+  echo 0x$2 > $G/idVendor; echo 0x$3 > $G/idProduct; echo 0x0200 > $G/bcdUSB
+  echo 0xEF > $G/bDeviceClass; echo 0x02 > $G/bDeviceSubClass; echo 0x01 > $G/bDeviceProtocol
+  mkdir -p $G/strings/0x409 $G/configs/c.1/strings/0x409 $G/functions/acm.usb0
+  echo $4 > $G/strings/0x409/serialnumber; echo "HIL" > $G/strings/0x409/manufacturer; echo "$1" > $G/strings/0x409/product
+  echo cfg > $G/configs/c.1/strings/0x409/configuration
+  ln -s $G/functions/acm.usb0 $G/configs/c.1/ 2>/dev/null
+  echo $5 > $G/UDC
+}
+# gadget_tty NAME: the gadget side of NAME's ACM function (/dev/ttyGS<n>).
+gadget_tty() { echo /dev/ttyGS$(cat /sys/kernel/config/usb_gadget/$1/functions/acm.usb0/port_num); }
 relay_open() { [ "$(cat $S/sim_gpio0/value)" = 0 ]; }
 relay_locked() { [ "$(cat $S/sim_gpio0/value)" = 1 ]; }
 # admitted N: at least N passages admitted with reason ok are in the log.

@@ -12,26 +12,16 @@ modprobe gpio-sim && modprobe dummy_hcd num=2 && modprobe libcomposite && modpro
 # GPIO chip for the relay.
 make_chip 8
 udev_with_rules
-gadget() {  # NAME VID PID SERIAL UDC
-  G=/sys/kernel/config/usb_gadget/$1; mkdir -p $G; cd $G
-  echo 0x$2 > idVendor; echo 0x$3 > idProduct; echo 0x0200 > bcdUSB
-  echo 0xEF > bDeviceClass; echo 0x02 > bDeviceSubClass; echo 0x01 > bDeviceProtocol
-  mkdir -p strings/0x409 configs/c.1/strings/0x409 functions/acm.usb0
-  echo $4 > strings/0x409/serialnumber; echo "HIL" > strings/0x409/manufacturer; echo "$1" > strings/0x409/product
-  echo cfg > configs/c.1/strings/0x409/configuration
-  ln -s functions/acm.usb0 configs/c.1/ 2>/dev/null
-  echo $5 > UDC; cd /
-}
 UDC1=$(ls /sys/class/udc | sed -n 1p); UDC2=$(ls /sys/class/udc | sed -n 2p)
 t0=$(now_ms)
-gadget thermo 1a86 7523 T0001 $UDC1
-gadget scanner 1eab 8306 S0001 $UDC2
+acm_gadget thermo 1a86 7523 T0001 $UDC1
+acm_gadget scanner 1eab 8306 S0001 $UDC2
 wait_for 30 test -e /dev/postern/thermo-in && pass "udev rule made /dev/postern/thermo-in → $(readlink /dev/postern/thermo-in) ($(( $(now_ms) - t0 )) ms after bind)" || { fail "no /dev/postern/thermo-in"; ls -l /dev/ttyACM* /dev/postern 2>&1; }
 wait_for 30 test -e /dev/postern/qr-in && pass "udev rule made /dev/postern/qr-in → $(readlink /dev/postern/qr-in)" || fail "no /dev/postern/qr-in"
 ls /dev/serial/by-id/ 2>/dev/null | grep -q 1a86 || ls /dev/serial/by-id/ 2>/dev/null | grep -q HIL && pass "/dev/serial/by-id link present: $(ls /dev/serial/by-id | head -1)" || echo "INFO no /dev/serial/by-id link"
 # Which gadget-side port belongs to which gadget: ttyGS<n> follows the function's port_num.
-GS_T=/dev/ttyGS$(cat /sys/kernel/config/usb_gadget/thermo/functions/acm.usb0/port_num)
-GS_S=/dev/ttyGS$(cat /sys/kernel/config/usb_gadget/scanner/functions/acm.usb0/port_num)
+GS_T=$(gadget_tty thermo)
+GS_S=$(gadget_tty scanner)
 
 make_registry
 kiosk_config /dev/postern/thermo-in 1a86:7523 serial-line /dev/postern/qr-in 1eab:8306

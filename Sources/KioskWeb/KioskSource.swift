@@ -1,0 +1,143 @@
+/// KioskWeb: the standalone kiosk's side of the web front. Its `LiveSource` reads the kiosk's own
+/// event log through `LogCursor`, never past the writer's durable sequence, and answers counts,
+/// ledger and roster from the registry database; acknowledgements go into the log through the
+/// kiosk's journal. Must not decide passages or write the registry.
+import EventLog
+import Foundation
+import GateCore
+import GateDaemon
+import GateStore
+import Logging
+import PosternWeb
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+public final class KioskSource: LiveSource, @unchecked Sendable {
+    let kiosk: Kiosk
+    let store: Store
+    let lock = NSLock()
+    public let title: String
+    public let lanes: [String]
+    public let devices: [String]
+    let decoder = JSONDecoder()
+
+    public init(kiosk: Kiosk) throws {
+        self.kiosk = kiosk
+        store = try Store.open(dataDir: kiosk.config.dataDir)
+        title = kiosk.config.gate
+        lanes = kiosk.config.lanes.map(\.id)
+        devices = kiosk.config.devices.map(\.id)
+    }
+
+    /// A reader over the log that stops at the durable end: a record the writer has written but
+    /// not yet synced is never shown (it could still be lost in a power cut).
+    final class Reader: LiveReader {
+        let cursor: LogCursor
+        let writer: LogWriter
+        let gate: String
+        let decoder = JSONDecoder()
+        init(cursor: LogCursor, writer: LogWriter, gate: String) {
+            self.cursor = cursor
+            self.writer = writer
+            self.gate = gate
+        }
+        func next(limit: Int) throws -> [LiveRecord] {
+            try cursor.next(limit: limit, upTo: writer.durableSeq).map { r in
+                let isGate = r.type != GapRecord.type && r.type != Checkpoint.type && !r.flags.contains(.redacted)
+                return LiveRecord(
+                    seq: r.seq, wallNs: r.wallNs, clockUnsynced: r.flags.contains(.clockUnsynced), gate: gate,
+                    event: isGate ? try? decoder.decode(GateEvent.self, from: Data(r.payload)) : nil)
+            }
+        }
+    }
+
+    public func reader(after: UInt64) throws -> any LiveReader {
+        Reader(cursor: LogCursor(directory: kiosk.logDir, from: after + 1), writer: kiosk.writer, gate: title)
+    }
+
+    public func head() -> UInt64 { kiosk.writer.durableSeq }
+
+    public func heads() -> AsyncStream<UInt64> { kiosk.writer.durableUpdates() }
+
+    /// The earlier of: the first record of the last 24 hours, the kiosk's last start (devices
+    /// report their state after it). At most 200,000 records back.
+    public func stateStart() throws -> UInt64 {
+        let dayAgo = (Int64(Date().timeIntervalSince1970) - 86_400) * 1_000_000_000
+        let (recent, started): (UInt64?, UInt64?) = try locked {
+            let a = try store.db.query("SELECT MIN(seq) FROM events WHERE wall_ns >= ?", [.int(dayAgo)]) { $0.optInt(0) }.first ?? nil
+            let b =
+                try store.db.query("SELECT MAX(seq) FROM events WHERE kind = 'system' AND payload LIKE '%\"message\":\"started:%'") { $0.optInt(0) }.first
+                ?? nil
+            return (a.map(UInt64.init), b.map(UInt64.init))
+        }
+        let head = head()
+        let floor = head > 200_000 ? head - 200_000 : 1
+        return max(floor, min(recent ?? head + 1, started ?? head + 1, head + 1))
+    }
+
+    public func append(_ event: GateEvent) async throws -> UInt64 {
+        try await kiosk.journal.append(event)
+    }
+
+    public func photo(person: String) -> [UInt8]? { store.photo(person: person) }
+
+    public func ledger(day: String) throws -> [LedgerRow] {
+        try locked { try store.ledger(day: day, lane: nil, unmask: false) }
+    }
+
+    public func sevenCounts(day: String, now: Timestamp) throws -> SevenCounts {
+        try locked { try store.sevenCounts(day: day, now: now) }
+    }
+
+    public func staff() throws -> [Staff] {
+        try locked { Array(try store.snapshot().staff.values) }
+    }
+
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+}
+
+/// The web front for a kiosk from its config: nil when `[web] listen` is not set.
+public enum KioskWeb {
+    public static func options(_ c: KioskConfig) -> WebOptions? {
+        guard let listen = c.web.listen, let (host, port) = WebListen.parse(listen) else { return nil }
+        var o = WebOptions(usersFile: c.web.usersFile ?? c.dataDir + "/web-users", boardFile: c.dataDir + "/board.json")
+        o.host = host
+        o.port = port
+        o.tlsCert = c.web.tlsCert
+        o.tlsKey = c.web.tlsKey
+        o.community = c.web.community
+        o.notices = c.web.notices
+        o.loginAttemptsPerMinute = c.web.loginAttemptsPerMinute
+        o.sessionMinutes = c.web.sessionMinutes
+        o.language = c.language
+        return o
+    }
+
+    /// A service maker for `Kiosk.Options.extraServices`. `metrics` also feeds the log's write
+    /// statistics into `/metrics`; `onRunning` gets the URL.
+    public static func service(
+        options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger, onRunning: @escaping @Sendable (String) -> Void = { _ in },
+        server: @escaping @Sendable (WebServer) -> Void = { _ in }
+    ) -> @Sendable (Kiosk) throws -> any Service {
+        { kiosk in
+            let source = try KioskSource(kiosk: kiosk)
+            let writer = kiosk.writer
+            metrics.addSampler { reg in
+                let s = writer.stats
+                reg.makeGauge(descriptor: .named("postern_log_batches", "Group-commit batches written (write + fdatasync).")).set(Int64(s.batches))
+                reg.makeGauge(descriptor: .named("postern_log_records", "Records written in those batches (records / batches = mean batch size).")).set(
+                    Int64(s.records))
+                reg.makeGauge(descriptor: .named("postern_log_write_sync_seconds", "Time spent in write + fdatasync.")).set(Double(s.writeSyncNs) / 1e9)
+                reg.makeGauge(descriptor: .named("postern_log_durable_seq", "Highest durable sequence number.")).set(Int64(writer.durableSeq))
+            }
+            let web = WebServer(source: source, options: options, metrics: metrics, logger: logger)
+            server(web)
+            return try web.service(onRunning: onRunning)
+        }
+    }
+}

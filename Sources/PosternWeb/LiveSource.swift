@@ -1,0 +1,62 @@
+/// PosternWeb: the operators' web front — live view, alarms, counts, ledger, the board at the
+/// gate, metrics — over a `LiveSource`. It owns HTTP, sessions, pages and the event stream; it
+/// must not decide passages, write the registry, or keep a copy of the history: every event it
+/// shows is read from its source by sequence number.
+public import GateCore
+public import GateStore
+
+/// One committed record of a gate's history, as the web sees it.
+public struct LiveRecord: Sendable {
+    /// The stream's sequence number: the kiosk's log sequence, or central's per-community one.
+    public var seq: UInt64
+    public var wallNs: Int64
+    /// Recorded before the kiosk's clock was synchronised.
+    public var clockUnsynced: Bool
+    /// Arrived late (central: backfilled after an outage); shown as such, never as live.
+    public var late: Bool
+    public var gate: String
+    /// nil: not a gate event (gap, checkpoint, redacted record).
+    public var event: GateEvent?
+
+    public init(seq: UInt64, wallNs: Int64, clockUnsynced: Bool = false, late: Bool = false, gate: String, event: GateEvent?) {
+        self.seq = seq
+        self.wallNs = wallNs
+        self.clockUnsynced = clockUnsynced
+        self.late = late
+        self.gate = gate
+        self.event = event
+    }
+}
+
+/// Reads committed records in sequence order from a position; never returns a record that could
+/// still be lost (kiosk: not yet durable; central: not yet committed).
+public protocol LiveReader: AnyObject {
+    /// Up to `limit` records after the last one returned (possibly none).
+    func next(limit: Int) throws -> [LiveRecord]
+}
+
+/// Where the web's events and figures come from. The kiosk implements it over its event log and
+/// registry (KioskWeb); central over its per-community sequence.
+public protocol LiveSource: AnyObject, Sendable {
+    /// What the pages call this place (the gate, or the community at central).
+    var title: String { get }
+    /// A reader of records with sequence numbers above `after`.
+    func reader(after: UInt64) throws -> any LiveReader
+    /// The highest committed sequence number now.
+    func head() -> UInt64
+    /// Yields (at least) whenever `head()` moves; ends when the source stops.
+    func heads() -> AsyncStream<UInt64>
+    /// Where a follower that rebuilds today's state (counts, open alarms, devices) starts reading.
+    func stateStart() throws -> UInt64
+    /// Appends an operator's action (an alarm acknowledgement, a board edit) durably; its sequence.
+    func append(_ event: GateEvent) async throws -> UInt64
+    /// The registry's photo of a person (already normalised JPEG), if any.
+    func photo(person: String) -> [UInt8]?
+    func ledger(day: String) throws -> [LedgerRow]
+    func sevenCounts(day: String, now: Timestamp) throws -> SevenCounts
+    /// Registered staff (for the board's roster).
+    func staff() throws -> [Staff]
+    /// The lanes and devices this source has, so the pages can list the silent ones too.
+    var lanes: [String] { get }
+    var devices: [String] { get }
+}
