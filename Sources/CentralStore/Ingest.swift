@@ -38,9 +38,41 @@ extension CentralDB {
     /// must continue the gate's chain from the stored head. Each new record gets the community's
     /// next sequence number (commit-ordered: the community row stays locked to commit).
     public func ingest(_ batch: UploadBatch, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
-        let records = try Self.decode(batch)
+        try await ingest(records: try Self.decode(batch), durable: batch.durableSeq, gate: id, now: now)
+    }
+
+    /// A binary batch (`Wire.framedBatch`): magic, version, the kiosk's durable end, then the
+    /// records in the log's own framing, each checked against its CRC.
+    public func ingest(framed body: [UInt8], gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
+        let (durable, records) = try Self.decodeFramed(body)
+        return try await ingest(records: records, durable: durable, gate: id, now: now)
+    }
+
+    public static func decodeFramed(_ body: [UInt8]) throws -> (UInt64, [Record]) {
+        guard body.count >= 13, Array(body[0..<4]) == Wire.framedMagic else { throw WireError(code: "bad_request", message: "not a framed batch") }
+        guard Int(body[4]) == Wire.version else { throw WireError(code: "version_mismatch", message: "protocol version \(body[4]); central speaks \(Wire.version)") }
+        var durable: UInt64 = 0
+        for i in 0..<8 { durable |= UInt64(body[5 + i]) << (8 * UInt64(i)) }
+        let records: [Record]
+        do { records = try RecordFraming.decode(Array(body[13...])) } catch { throw WireError(code: "bad_record", message: "\(error)") }
+        try validate(records)
+        return (durable, records)
+    }
+
+    /// What every batch must be, however it arrived.
+    static func validate(_ records: [Record]) throws {
+        guard !records.isEmpty else { throw WireError(code: "empty_batch", message: "a batch needs at least one record") }
+        guard records.count <= Wire.maxBatchRecords else { throw WireError(code: "batch_too_large", message: "at most \(Wire.maxBatchRecords) records per batch") }
+        for (i, r) in records.enumerated() {
+            guard r.seq >= 1, r.seq <= UInt64(Int64.max), r.monoNs <= UInt64(Int64.max), r.chain.count == 32 else { throw WireError(code: "bad_record", message: "record \(i): seq, mono_ns or chain out of range") }
+            if i > 0, r.seq != records[i - 1].seq + 1 { throw WireError(code: "not_contiguous", message: "record \(i): seq \(r.seq) does not follow \(records[i - 1].seq)") }
+            if r.flags.contains(.redacted), r.payload.count != 32 { throw WireError(code: "bad_record", message: "record \(i): a redacted record carries a 32-byte hash") }
+        }
+    }
+
+    public func ingest(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
         let outcome: IngestOutcome = try await self.transaction { conn in
-            try await self.ingest(records, durable: batch.durableSeq, gate: id, now: now, conn: conn)
+            try await self.ingest(records, durable: durable, gate: id, now: now, conn: conn)
         }
         switch outcome {
         case .ack(let a): return a
