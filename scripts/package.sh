@@ -146,6 +146,8 @@ stage_postern() {
   put 0644 examples/postern.toml /usr/share/postern/postern.toml
   # The drop-in that opens the network to the web front, for admins who turn it on.
   put 0644 systemd/postern-web.conf /usr/share/postern/postern-web.conf
+  # lintian overrides, each with its reason (packaging/postern.lintian-overrides).
+  put 0644 packaging/postern.lintian-overrides /usr/share/lintian/overrides/postern
   put_cli_docs postern
   put_doc postern
 }
