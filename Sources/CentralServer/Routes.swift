@@ -36,6 +36,10 @@ struct Routes: Sendable {
         r.post("/v1/gate/events") { req, _ in
             await guarded {
                 let g = try await gate(req)
+                if req.headers[.contentType] == Wire.framedContentType {
+                    let buf = try await req.body.collect(upTo: Wire.maxBodyBytes)
+                    return Self.json(try await db.ingest(framed: Array(buf.readableBytesView), gate: g))
+                }
                 let b: UploadBatch = try await decode(req)
                 return Self.json(try await db.ingest(b, gate: g))
             }

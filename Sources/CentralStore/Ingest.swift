@@ -38,9 +38,41 @@ extension CentralDB {
     /// must continue the gate's chain from the stored head. Each new record gets the community's
     /// next sequence number (commit-ordered: the community row stays locked to commit).
     public func ingest(_ batch: UploadBatch, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
-        let records = try Self.decode(batch)
+        try await ingest(records: try Self.decode(batch), durable: batch.durableSeq, gate: id, now: now)
+    }
+
+    /// A binary batch (`Wire.framedBatch`): magic, version, the kiosk's durable end, then the
+    /// records in the log's own framing, each checked against its CRC.
+    public func ingest(framed body: [UInt8], gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
+        let (durable, records) = try Self.decodeFramed(body)
+        return try await ingest(records: records, durable: durable, gate: id, now: now)
+    }
+
+    public static func decodeFramed(_ body: [UInt8]) throws -> (UInt64, [Record]) {
+        guard body.count >= 13, Array(body[0..<4]) == Wire.framedMagic else { throw WireError(code: "bad_request", message: "not a framed batch") }
+        guard Int(body[4]) == Wire.version else { throw WireError(code: "version_mismatch", message: "protocol version \(body[4]); central speaks \(Wire.version)") }
+        var durable: UInt64 = 0
+        for i in 0..<8 { durable |= UInt64(body[5 + i]) << (8 * UInt64(i)) }
+        let records: [Record]
+        do { records = try RecordFraming.decode(Array(body[13...])) } catch { throw WireError(code: "bad_record", message: "\(error)") }
+        try validate(records)
+        return (durable, records)
+    }
+
+    /// What every batch must be, however it arrived.
+    static func validate(_ records: [Record]) throws {
+        guard !records.isEmpty else { throw WireError(code: "empty_batch", message: "a batch needs at least one record") }
+        guard records.count <= Wire.maxBatchRecords else { throw WireError(code: "batch_too_large", message: "at most \(Wire.maxBatchRecords) records per batch") }
+        for (i, r) in records.enumerated() {
+            guard r.seq >= 1, r.seq <= UInt64(Int64.max), r.monoNs <= UInt64(Int64.max), r.chain.count == 32 else { throw WireError(code: "bad_record", message: "record \(i): seq, mono_ns or chain out of range") }
+            if i > 0, r.seq != records[i - 1].seq + 1 { throw WireError(code: "not_contiguous", message: "record \(i): seq \(r.seq) does not follow \(records[i - 1].seq)") }
+            if r.flags.contains(.redacted), r.payload.count != 32 { throw WireError(code: "bad_record", message: "record \(i): a redacted record carries a 32-byte hash") }
+        }
+    }
+
+    public func ingest(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
         let outcome: IngestOutcome = try await self.transaction { conn in
-            try await self.ingest(records, durable: batch.durableSeq, gate: id, now: now, conn: conn)
+            try await self.ingest(records, durable: durable, gate: id, now: now, conn: conn)
         }
         switch outcome {
         case .ack(let a): return a
@@ -118,9 +150,17 @@ extension CentralDB {
         for (i, r) in new.enumerated() {
             let isLate = nowNs - r.wallNs > lateNs
             if isLate { late += 1 }
+            // The indexed fields by the mirror's single-pass reader; the full decoder only for a
+            // decision that carries flags (or what the reader declines).
+            var fields: IndexedFields? = nil
             var e: GateEvent? = nil
-            if !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 { e = try? decoder.decode(GateEvent.self, from: Data(r.payload)) }
-            cols.add(r, communitySeq: base + Int64(i), late: isLate, event: e)
+            if !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 {
+                fields = IndexedFields.parse(r.payload)
+                if fields == nil || (fields?.outcome != nil && !Self.contains(r.payload, Self.emptyFlags)) {
+                    e = try? decoder.decode(GateEvent.self, from: Data(r.payload))
+                }
+            }
+            cols.add(r, communitySeq: base + Int64(i), late: isLate, fields: fields, event: e)
             if let e, let d = e.decision, d.flags.contains(CrossGate.Flag.offline), d.outcome == .admit, let person = d.personID {
                 let at = Int64(e.at)
                 if d.personKind == .resident, let h = d.household {
@@ -166,6 +206,24 @@ extension CentralDB {
         try await conn.exec("SELECT pg_notify('postern_events', \(id.community))", logger: logger)
         st.acked = last
         return .ack(UploadAck(ackedSeq: UInt64(last), late: late, overdrafts: overdrafts))
+    }
+
+    static let emptyFlags = Array("\"flags\":[]".utf8)
+
+    /// Whether `needle` occurs in `hay` (a byte search; no decoding).
+    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, hay.count >= needle.count else { return false }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            if hay[i] == first {
+                var j = 1
+                while j < needle.count && hay[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     static func checkCheckpoint(_ r: Record, previous: [UInt8], key: [UInt8]?) -> String? {
@@ -289,7 +347,7 @@ struct Columns {
         return f
     }()
 
-    mutating func add(_ r: Record, communitySeq cs: Int64, late l: Bool, event e: GateEvent?) {
+    mutating func add(_ r: Record, communitySeq cs: Int64, late l: Bool, fields f: IndexedFields?, event e: GateEvent?) {
         seq.append(Int64(r.seq))
         communitySeq.append(cs)
         type.append(Int32(r.type))
@@ -299,16 +357,16 @@ struct Columns {
         chain.append(ByteBuffer(bytes: r.chain))
         payload.append(ByteBuffer(bytes: r.payload))
         late.append(l)
-        kind.append(e?.kind.rawValue ?? (r.type == Checkpoint.type ? "checkpoint" : r.type == GapRecord.type ? "gap" : ""))
-        lane.append(e?.lane ?? "")
-        direction.append(e?.direction?.rawValue ?? "")
-        outcome.append(e?.decision?.outcome.rawValue ?? "")
-        reason.append(e?.decision?.reason.rawValue ?? "")
-        person.append(e?.decision?.personID ?? "")
-        personKind.append(e?.decision?.personKind?.rawValue ?? "")
-        household.append(e?.decision?.household ?? "")
-        temperature.append(e?.decision?.temperature ?? .nan)
-        alert.append(e?.alert ?? "")
+        kind.append(f?.kind ?? e?.kind.rawValue ?? (r.type == Checkpoint.type ? "checkpoint" : r.type == GapRecord.type ? "gap" : ""))
+        lane.append(f?.lane ?? e?.lane ?? "")
+        direction.append(f?.direction ?? e?.direction?.rawValue ?? "")
+        outcome.append(f?.outcome ?? e?.decision?.outcome.rawValue ?? "")
+        reason.append(f?.reason ?? e?.decision?.reason.rawValue ?? "")
+        person.append(f?.personID ?? e?.decision?.personID ?? "")
+        personKind.append(f?.personKind ?? e?.decision?.personKind?.rawValue ?? "")
+        household.append(f?.household ?? e?.decision?.household ?? "")
+        temperature.append(f?.temperature ?? e?.decision?.temperature ?? .nan)
+        alert.append(f?.alert ?? e?.alert ?? "")
         flagsText.append(e?.decision?.flags.joined(separator: ",") ?? "")
         day.append(Self.dayFormat.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9)))
     }

@@ -11,6 +11,17 @@ public enum Wire {
     public static let maxBodyBytes = 4 << 20
     /// Most records in one upload batch.
     public static let maxBatchRecords = 2000
+    /// A binary batch: these four bytes, the protocol version, the kiosk's durable end (u64 LE),
+    /// then the records in the log's own framing (content type `application/x-postern-records`).
+    public static let framedMagic: [UInt8] = Array("PSTB".utf8)
+    public static let framedContentType = "application/x-postern-records"
+
+    public static func framedBatch(durableSeq: UInt64, records: [UInt8]) -> [UInt8] {
+        var out = framedMagic
+        out.append(UInt8(version))
+        for i in 0..<8 { out.append(UInt8((durableSeq >> (8 * UInt64(i))) & 0xFF)) }
+        return out + records
+    }
 
     public static func hex(_ b: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)

@@ -24,3 +24,39 @@ extension Record {
         self.payload = payload
     }
 }
+
+/// Records on the wire in the log's own framing (length, CRC32C, header, payload): what the
+/// kiosk's uplink sends to central, so central neither base64- nor JSON-decodes a batch, and
+/// every record's CRC is checked on arrival.
+public enum RecordFraming {
+    public static func encode(_ records: [Record]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(records.reduce(0) { $0 + $1.encodedSize })
+        for r in records { RecordCodec.encode(r, into: &out) }
+        return out
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let offset: Int
+        public let why: String
+        public var description: String { "record framing at byte \(offset): \(why)" }
+    }
+
+    /// Every record in `bytes`, or the first place they are not valid records.
+    public static func decode(_ bytes: [UInt8]) throws -> [Record] {
+        var out: [Record] = []
+        try bytes.withUnsafeBytes { buf in
+            var at = 0
+            while at < buf.count {
+                switch RecordCodec.decode(buf, at: at) {
+                case .record(let r, let size):
+                    out.append(r)
+                    at += size
+                case .incomplete: throw Invalid(offset: at, why: "truncated record")
+                case .invalid(let why): throw Invalid(offset: at, why: why)
+                }
+            }
+        }
+        return out
+    }
+}

@@ -66,13 +66,17 @@ public final class CentralClient: Sendable {
     /// Sends one request; on a transport failure tries the next URL (a refusal by central is an
     /// answer, not a failure, and is thrown as `WireError`).
     public func call<Resp: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?, timeout: Duration, as: Resp.Type) async throws -> Resp {
-        let bytes = try body.map { try Wire.encoder.encode($0) }
+        try await call(method, path, encoded: try body.map { try Wire.encoder.encode($0) }, timeout: timeout, as: Resp.self)
+    }
+
+    /// The same with a body already encoded (a benchmark measures central, not the encoder).
+    public func call<Resp: Decodable>(_ method: HTTPMethod, _ path: String, encoded bytes: Data?, contentType: String = "application/json", timeout: Duration, as: Resp.Type) async throws -> Resp {
         var lastError: any Error = CentralUnavailable(message: "no central URL configured")
         let start = preferred.get()
         for i in 0..<max(1, link.urls.count) where !link.urls.isEmpty {
             let idx = (start + i) % link.urls.count
             do {
-                let r: Resp = try await once(method, link.urls[idx] + path, bytes, timeout: timeout)
+                let r: Resp = try await once(method, link.urls[idx] + path, bytes, contentType: contentType, timeout: timeout)
                 if idx != start { preferred.set(idx) }
                 return r
             } catch let e as WireError {
@@ -85,13 +89,13 @@ public final class CentralClient: Sendable {
         throw lastError
     }
 
-    func once<Resp: Decodable>(_ method: HTTPMethod, _ url: String, _ body: Data?, timeout: Duration) async throws -> Resp {
+    func once<Resp: Decodable>(_ method: HTTPMethod, _ url: String, _ body: Data?, contentType: String, timeout: Duration) async throws -> Resp {
         var req = HTTPClientRequest(url: url)
         req.method = method
         req.headers.add(name: "Authorization", value: authorization)
         req.headers.add(name: "Accept", value: "application/json")
         if let body {
-            req.headers.add(name: "Content-Type", value: "application/json")
+            req.headers.add(name: "Content-Type", value: contentType)
             req.body = .bytes(ByteBuffer(data: body))
         }
         let ms = Int64(timeout.components.seconds) * 1000 + Int64(timeout.components.attoseconds / 1_000_000_000_000_000)

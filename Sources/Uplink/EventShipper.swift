@@ -73,8 +73,9 @@ public final class EventShipper: Sendable {
                     if cursor == nil || cursor!.nextSeq != acked! + 1 { cursor = LogCursor(directory: logDir, from: acked! + 1) }
                     let recs = try cursor!.next(limit: client.link.batchRecords, upTo: durable)
                     if !recs.isEmpty {
-                        let batch = UploadBatch(records: recs.map(Self.wire), durableSeq: durable)
-                        let ack: UploadAck = try await client.call(.POST, "/v1/gate/events", body: batch, timeout: .milliseconds(client.link.requestTimeoutMs), as: UploadAck.self)
+                        // The log's own framing on the wire: no base64, no JSON, a CRC per record.
+                        let body = Data(Wire.framedBatch(durableSeq: durable, records: RecordFraming.encode(recs)))
+                        let ack: UploadAck = try await client.call(.POST, "/v1/gate/events", encoded: body, contentType: Wire.framedContentType, timeout: .milliseconds(client.link.requestTimeoutMs), as: UploadAck.self)
                         acked = ack.ackedSeq
                         let n = recs.count
                         status.update {

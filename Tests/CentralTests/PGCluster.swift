@@ -26,11 +26,23 @@ final class PGCluster: @unchecked Sendable {
     }
 
     init() throws {
+        Self.sweepStale()
         port = Self.freePort()
         dir = NSTemporaryDirectory() + "postern-pg-\(getpid())-\(port)"
         try Self.script(["start", dir, String(port)])
         Self.started.withLock { $0.append(dir) }
         if Self.started.withLock({ $0.count }) == 1 { atexit { PGCluster.destroyAll() } }
+    }
+
+    /// Clusters left by a test process that is gone (a run that was killed, or one whose exit
+    /// skipped atexit): named postern-pg-PID-PORT, removed when PID no longer runs.
+    static func sweepStale() {
+        let tmp = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix("postern-pg-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 4, let pid = Int32(parts[2]), pid != getpid(), Glibc.kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? script(["destroy", tmp + name])
+        }
     }
 
     /// Suites keep their cluster in a static; the process's exit removes them all.

@@ -194,6 +194,20 @@ struct StoreTests {
         cases.append(UploadBatch(records: [r], durableSeq: 1))
         for c in cases { #expect(throws: WireError.self) { _ = try CentralDB.decode(c) } }
         #expect(try CentralDB.decode(UploadBatch(records: [ok], durableSeq: 1)).count == 1)
+        // The framed form the shipper sends: the log's own records, CRC checked.
+        let log = try KioskLog("framed")
+        for i in 0..<5 { try log.passage(person: "r\(i)") }
+        let recs = try log.records()
+        let good = Wire.framedBatch(durableSeq: 5, records: RecordFraming.encode(recs))
+        #expect(try CentralDB.decodeFramed(good).1.count == 5)
+        var flipped = good
+        flipped[flipped.count - 3] ^= 0x40
+        var wrongMagic = good
+        wrongMagic[0] = 0x58
+        let gap = Wire.framedBatch(durableSeq: 5, records: RecordFraming.encode([recs[0], recs[2]]))
+        for bad in [flipped, wrongMagic, Array(good.prefix(good.count - 7)), Array(good.prefix(12)), gap, Wire.framedBatch(durableSeq: 0, records: []), Wire.framedBatch(durableSeq: 1, records: Array(repeating: 0xFF, count: 100))] {
+            #expect(throws: WireError.self) { _ = try CentralDB.decodeFramed(bad) }
+        }
     }
 
     @Test("a household's quota is claimed atomically: 24 concurrent claims from two gates, exactly one granted")

@@ -3,12 +3,25 @@
 /// `personID`, `personKind`, `household`, `temperature`. It skips every other value generically
 /// (any order, nesting, escapes), and gives up (nil: the caller falls back to JSONDecoder) on
 /// anything it does not expect, such as an escaped character inside a captured string.
-struct IndexedFields {
-    var kind, lane, direction, alert: String?
-    var outcome, reason, personID, personKind, household: String?
-    var temperature: Double?
+public struct IndexedFields: Sendable {
+    public var kind, lane, direction, alert: String?
+    public var outcome, reason, personID, personKind, household: String?
+    public var temperature: Double?
 
-    static func parse(_ b: [UInt8]) -> IndexedFields? {
+    public init(kind: String? = nil, lane: String? = nil, direction: String? = nil, alert: String? = nil, outcome: String? = nil, reason: String? = nil, personID: String? = nil, personKind: String? = nil, household: String? = nil, temperature: Double? = nil) {
+        self.kind = kind
+        self.lane = lane
+        self.direction = direction
+        self.alert = alert
+        self.outcome = outcome
+        self.reason = reason
+        self.personID = personID
+        self.personKind = personKind
+        self.household = household
+        self.temperature = temperature
+    }
+
+    public static func parse(_ b: [UInt8]) -> IndexedFields? {
         var p = Reader(b: b)
         var f = IndexedFields()
         guard p.object({ key, p in
