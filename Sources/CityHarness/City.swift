@@ -91,9 +91,12 @@ public final class City: @unchecked Sendable {
     public struct KioskSpec: Sendable {
         public var community: String
         public var gate: String
-        public init(community: String, gate: String) {
+        /// A loopback port for the kiosk's web front (`[web] listen`); nil: web off.
+        public var webPort: Int?
+        public init(community: String, gate: String, webPort: Int? = nil) {
             self.community = community
             self.gate = gate
+            self.webPort = webPort
         }
     }
 
@@ -309,6 +312,7 @@ public final class City: @unchecked Sendable {
             connect_timeout_ms = 500
             request_timeout_ms = 3000
             long_poll_seconds = 5
+            \(k.spec.webPort.map { "[web]\nlisten = \"127.0.0.1:\($0)\"" } ?? "")
             \(lanes)
 
             """

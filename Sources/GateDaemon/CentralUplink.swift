@@ -28,6 +28,41 @@ public enum CentralUplinkFactory {
     nonisolated(unsafe) public static var make: (@Sendable (Kiosk) throws -> (any Service)?)?
 }
 
+/// What the uplink says of itself, read when asked (a `/metrics` scrape) from the owners of
+/// each fact: the shipper's cursor (central's last answer) and the writer's durable end.
+public struct UplinkReading: Sendable, Equatable {
+    /// The highest sequence central has acknowledged (committed); 0 before its first answer.
+    public var ackedSeq: UInt64
+    /// Durable records central has not acknowledged yet.
+    public var backlog: UInt64
+    /// Batches and records central acknowledged since the uplink started.
+    public var batches: Int
+    public var records: Int
+    /// The last upload or hello failed (central unreachable, refused, integrity).
+    public var failing: Bool
+    public init(ackedSeq: UInt64, backlog: UInt64, batches: Int, records: Int, failing: Bool) {
+        self.ackedSeq = ackedSeq
+        self.backlog = backlog
+        self.batches = batches
+        self.records = records
+        self.failing = failing
+    }
+}
+
+/// Where the running uplink can be asked for an `UplinkReading` (nil: no uplink running).
+public final class UplinkProbe: @unchecked Sendable {
+    private let lock = NSLock()
+    private var read: (@Sendable () -> UplinkReading)?
+    public init() {}
+    public func set(_ r: (@Sendable () -> UplinkReading)?) { lock.lock(); read = r; lock.unlock() }
+    public func reading() -> UplinkReading? {
+        lock.lock()
+        let r = read
+        lock.unlock()
+        return r?()
+    }
+}
+
 extension Kiosk {
     /// The uplink service when the config has `[central]` (nil otherwise). Without `[central]`
     /// a registry once marked central's is local again.

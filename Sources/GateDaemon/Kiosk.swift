@@ -39,6 +39,8 @@ public final class Kiosk: @unchecked Sendable {
     public let store: Store
     let registryStore: Store
     public let controller: Controller
+    /// The central uplink's state, for `/metrics` (set by the uplink while it runs).
+    public let uplinkProbe = UplinkProbe()
     public let io: [String: GateIO]
     let devices: [SerialDevice]
     let mirror: Mirror

@@ -66,6 +66,14 @@ struct UplinkService: Service {
         let store = try Store.open(dataDir: kiosk.config.dataDir)
         let feed = kiosk.inputFeed
         let selfGate = kiosk.config.gate
+        kiosk.uplinkProbe.set { [writer = kiosk.writer] in
+            let s = shipper.status.get()
+            let durable = writer.durableSeq
+            return UplinkReading(
+                ackedSeq: s.ackedSeq, backlog: durable > s.ackedSeq ? durable - s.ackedSeq : 0, batches: s.batches, records: s.records,
+                failing: s.lastError != nil || s.integrity != nil || puller.status.get().lastError != nil)
+        }
+        defer { kiosk.uplinkProbe.set(nil) }
         await withTaskGroup(of: Void.self) { g in
             g.addTask { await shipper.run(wakeups: kiosk.writer.durableUpdates()) }
             g.addTask { await puller.run(community: community, store: store) }

@@ -58,6 +58,13 @@ public final class KioskSource: LiveSource, @unchecked Sendable {
 
     public func head() -> UInt64 { kiosk.writer.durableSeq }
 
+    /// Central's registry as applied here (nil for a kiosk that keeps its own).
+    func centralRegistry() -> (version: Int64, appliedAt: Timestamp)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return (try? store.centralState()).flatMap { $0 }.map { ($0.version, $0.appliedAt) }
+    }
+
     public func heads() -> AsyncStream<UInt64> { kiosk.writer.durableUpdates() }
 
     /// The earlier of: the first record of the last 24 hours, the kiosk's last start (devices
@@ -134,6 +141,19 @@ public enum KioskWeb {
                     Int64(s.records))
                 reg.makeGauge(descriptor: .named("postern_log_write_sync_seconds", "Time spent in write + fdatasync.")).set(Double(s.writeSyncNs) / 1e9)
                 reg.makeGauge(descriptor: .named("postern_log_durable_seq", "Highest durable sequence number.")).set(Int64(writer.durableSeq))
+                // The central link (issue 13), when `[central]` is set: the shipper's cursor and
+                // the registry copy's version and age as the store keeps them.
+                if let u = kiosk.uplinkProbe.reading() {
+                    reg.makeGauge(descriptor: .named("postern_uplink_acked_seq", "Highest sequence central has acknowledged.")).set(Int64(u.ackedSeq))
+                    reg.makeGauge(descriptor: .named("postern_uplink_backlog", "Durable records central has not acknowledged yet.")).set(Int64(u.backlog))
+                    reg.makeGauge(descriptor: .named("postern_uplink_up", "1 while the last exchange with central succeeded.")).set(Int64(u.failing ? 0 : 1))
+                    reg.makeGauge(descriptor: .named("postern_uplink_records", "Records central acknowledged since the uplink started.")).set(Int64(u.records))
+                }
+                if let c = source.centralRegistry() {
+                    reg.makeGauge(descriptor: .named("postern_registry_version", "Version of central's registry applied here.")).set(c.version)
+                    reg.makeGauge(descriptor: .named("postern_registry_age_seconds", "Seconds since central last confirmed the registry copy.")).set(
+                        max(0, Date().timeIntervalSince1970 - Double(c.appliedAt)))
+                }
             }
             let web = WebServer(source: source, options: options, metrics: metrics, logger: logger)
             server(web)

@@ -48,7 +48,10 @@ public final class EventShipper: Sendable {
             status.update { $0.integrity = second.integrity }
             if let why = second.integrity { throw WireError(code: "integrity", message: why) }
         }
-        status.update { $0.ackedSeq = acked }
+        status.update {
+            $0.ackedSeq = acked
+            $0.lastError = nil
+        }
         return acked
     }
 

@@ -146,6 +146,8 @@ struct WebKioskTests {
         ] {
             #expect(m.text.contains(name), "\(name)")
         }
+        // A kiosk on its own has no central link to report.
+        #expect(!m.text.contains("postern_uplink_") && !m.text.contains("postern_registry_age_seconds"))
         let wrong = Data("prom:nope-nope-nope".utf8).base64EncodedString()
         #expect(try await HTTPTestClient.fetch(port: port, "GET", "/metrics", headers: [("Authorization", "Basic " + wrong)]).status == 401)
     }
