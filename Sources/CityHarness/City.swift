@@ -233,8 +233,7 @@ public final class City: @unchecked Sendable {
         try startKiosk(spec.gate)
     }
 
-    /// Starts the kiosk process and waits until it serves (its first open creates the SQLite
-    /// schema; a second process opening the database meanwhile would race that migration).
+    /// Starts the kiosk process and waits until it serves (with `wait`).
     public func startKiosk(_ gate: String, wait: Bool = true) throws {
         let k = kiosks[gate]!
         let before = k.process.map { _ in (try? String(contentsOfFile: k.dir + "/kiosk.log", encoding: .utf8))?.components(separatedBy: "postern serving").count ?? 0 } ?? 0

@@ -56,10 +56,15 @@ enum Schema {
         """,
     ]
 
+    /// Brings the schema to the newest version. The version is read again inside the write
+    /// transaction: several processes opening a fresh database at once (the daemon's first start
+    /// and an admin command) queue on the write lock and only the first migrates.
     static func migrate(_ db: Database) throws {
-        let version = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0
-        guard version < migrations.count else { return }
+        let seen = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0
+        guard seen < migrations.count else { return }
         try db.transaction {
+            let version = try db.query("PRAGMA user_version") { Int($0.int(0)) }.first ?? 0
+            guard version < migrations.count else { return }
             for v in version..<migrations.count {
                 try db.exec(migrations[v])
             }

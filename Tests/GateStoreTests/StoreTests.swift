@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import GateCore
+import Synchronization
 import Testing
 @testable import GateStore
 
@@ -197,5 +198,36 @@ struct IndexedFieldsTests {
         escaped.lane = "a\"b"
         #expect(IndexedFields.parse(Array(try enc.encode(escaped))) == nil)  // declined: the caller uses JSONDecoder
         #expect(IndexedFields.parse(Array("not json".utf8)) == nil)
+    }
+}
+
+/// Two processes opening a data directory for the first time (the daemon's first start and an
+/// admin command, or two kiosks' tools in a test) must both get the full schema: the migration
+/// is decided inside the write transaction, never from a version read before it.
+@Suite("First open by several connections at once")
+struct ConcurrentFirstOpenTests {
+    @Test("8 connections opening a fresh database at the same moment, 20 times: every open succeeds, the schema is applied once")
+    func concurrentFirstOpen() throws {
+        for round in 0..<20 {
+            let dir = NSTemporaryDirectory() + "postern-first-open-\(round)-\(UUID().uuidString.prefix(6))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let failures = Mutex<[String]>([])
+            let start = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            for _ in 0..<8 {
+                group.enter()
+                Thread.detachNewThread {
+                    start.wait()
+                    do { _ = try Store.open(dataDir: dir).snapshot() } catch { failures.withLock { $0.append("\(error)") } }
+                    group.leave()
+                }
+            }
+            for _ in 0..<8 { start.signal() }
+            group.wait()
+            let seen = failures.withLock { $0 }
+            #expect(seen.isEmpty, "round \(round): \(seen)")
+            let s = try Store.open(dataDir: dir)
+            #expect(try s.db.query("PRAGMA user_version") { Int($0.int(0)) }.first == Schema.migrations.count)
+        }
     }
 }
