@@ -31,9 +31,12 @@ int postern_evdev_grab(int fd, int grab) { return ioctl(fd, EVIOCGRAB, grab); }
 int postern_ptsname(int fd, char *buf, size_t len) { return ptsname_r(fd, buf, len); }
 int postern_tiocexcl(int fd) { return ioctl(fd, TIOCEXCL); }
 
+/* 1 when the kernel says the wall clock is synchronised; 0 when it says not, or when it cannot be
+ * asked (adjtimex denied, e.g. by a seccomp filter): an unknown clock is recorded as unsynced. */
 int postern_clock_synchronized(void) {
     struct timex tx = {0};
     int state = adjtimex(&tx);
+    if (state < 0) return 0;
     return state != TIME_ERROR && !(tx.status & STA_UNSYNC);
 }
 
