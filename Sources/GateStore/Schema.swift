@@ -54,6 +54,11 @@ enum Schema {
         INSERT OR IGNORE INTO person_ids SELECT id, 'courier', id_number FROM couriers;
         INSERT OR IGNORE INTO person_ids SELECT id, 'staff', id_number FROM staff;
         """,
+        // 4: a visitor's entries are counted from the passage history (PassageHistory), the one
+        // owner of that count; the column that was meant to hold it was never read.
+        """
+        ALTER TABLE visitors DROP COLUMN entries_used;
+        """,
     ]
 
     /// Brings the schema to the newest version. The version is read again inside the write

@@ -107,7 +107,7 @@ public final class Store: @unchecked Sendable {
 
     func writeVisitor(_ v: Visitor) throws {
         try claimID(v.id, kind: .visitor, idNumber: v.idNumber)
-        try db.run("INSERT INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries, entries_used"))", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries)), .int(0)])
+        try db.run("INSERT INTO visitors VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET \(Self.updateAll("id, name, id_number, phone, host_household, reason, approver, valid_from, valid_until, max_entries"))", [.text(v.id), .text(v.name), .text(v.idNumber.uppercased()), .text(v.phone), .text(v.hostHousehold), .text(v.reason), .text(v.approver), .int(v.validFrom), .int(v.validUntil), .int(Int64(v.maxEntries))])
     }
 
     public func addCourier(_ c: Courier, actor: String) throws {

@@ -231,3 +231,23 @@ struct ConcurrentFirstOpenTests {
         }
     }
 }
+
+@Suite("Schema upgrades")
+struct SchemaUpgradeTests {
+    @Test("a database at version 3 (visitors with the unused entries_used column) upgrades and keeps its visitors")
+    func fromVersion3() throws {
+        let dir = tempDataDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let db = try Database(path: dir + "/postern.db")
+            for m in Schema.migrations.prefix(3) { try db.exec(m) }
+            try db.exec("PRAGMA user_version = 3")
+            try db.exec("INSERT INTO visitors VALUES ('v1', '访客', '\(idn("15070219800101001"))', '13800000000', 'h1', 'care', 's1', 100, 200, 2, 0)")
+        }
+        let s = try Store.open(dataDir: dir)
+        #expect(try s.db.query("PRAGMA user_version") { Int($0.int(0)) }.first == Schema.migrations.count)
+        let v = try #require(try s.snapshot().visitors["v1"])
+        #expect(v.name == "访客" && v.maxEntries == 2 && v.validUntil == 200)
+        #expect(try s.db.query("SELECT count(*) FROM pragma_table_info('visitors') WHERE name = 'entries_used'") { $0.int(0) }.first == 0)
+    }
+}
