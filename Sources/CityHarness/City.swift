@@ -414,21 +414,33 @@ public func freeLoopbackPort() -> Int {
 }
 
 /// A plain blocking GET on loopback: true on a 200 answer.
-func httpOK(port: Int, path: String) -> Bool {
+func httpOK(port: Int, path: String) -> Bool { httpGet(port: port, path: path, timeout: 2)?.status == 200 }
+
+/// A plain blocking `GET` on loopback with `Connection: close`: the status and the whole answer
+/// (headers and body), or nil when nothing answers.
+public func httpGet(port: Int, path: String, headers: [(String, String)] = [], timeout: Int = 5) -> (status: Int, text: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
+    guard fd >= 0 else { return nil }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 2, tv_usec: 0)
+    var tv = timeval(tv_sec: timeout, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = UInt16(port).bigEndian
     let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    guard ok == 0 else { return false }
-    let req = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard ok == 0 else { return nil }
+    let head = headers.map { "\($0.0): \($0.1)\r\n" }.joined()
+    let req = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(head)Connection: close\r\n\r\n".utf8)
     _ = req.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-    var buf = [UInt8](repeating: 0, count: 64)
-    let n = recv(fd, &buf, 64, 0)
-    return n > 12 && String(decoding: buf[0..<n], as: UTF8.self).hasPrefix("HTTP/1.1 200")
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &buf, buf.count, 0)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    let text = String(decoding: out, as: UTF8.self)
+    guard text.hasPrefix("HTTP/1.1 "), let code = Int(text.dropFirst(9).prefix(3)) else { return nil }
+    return (code, text)
 }

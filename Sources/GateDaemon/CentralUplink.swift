@@ -12,14 +12,18 @@ public protocol CrossGateHook: Sendable {
     func review(_ actions: [Lane.Action], lane: String, registry: RegistrySnapshot, rules: RulesConfig, now: Timestamp) async -> [Lane.Action]
 }
 
-/// The controller's hook slot (set once at start, read at each decision).
-public final class CrossGateSlot: @unchecked Sendable {
+/// One value set by one part of the daemon and read by another (set once at start, read at each
+/// use): the controller's cross-gate hook, the running uplink's reading.
+public final class Slot<T>: @unchecked Sendable {
     private let lock = NSLock()
-    private var hook: (any CrossGateHook)?
+    private var value: T?
     public init() {}
-    public func set(_ h: (any CrossGateHook)?) { lock.lock(); hook = h; lock.unlock() }
-    public func get() -> (any CrossGateHook)? { lock.lock(); defer { lock.unlock() }; return hook }
+    public func set(_ v: T?) { lock.lock(); value = v; lock.unlock() }
+    public func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
 }
+
+/// The controller's hook slot.
+public typealias CrossGateSlot = Slot<any CrossGateHook>
 
 /// How a kiosk with `[central]` gets its uplink: the `postern` executable installs the factory
 /// (KioskUplink), so this module never links the HTTP client (the fuzz and sanitizer builds of
@@ -49,19 +53,8 @@ public struct UplinkReading: Sendable, Equatable {
     }
 }
 
-/// Where the running uplink can be asked for an `UplinkReading` (nil: no uplink running).
-public final class UplinkProbe: @unchecked Sendable {
-    private let lock = NSLock()
-    private var read: (@Sendable () -> UplinkReading)?
-    public init() {}
-    public func set(_ r: (@Sendable () -> UplinkReading)?) { lock.lock(); read = r; lock.unlock() }
-    public func reading() -> UplinkReading? {
-        lock.lock()
-        let r = read
-        lock.unlock()
-        return r?()
-    }
-}
+/// Where the running uplink can be asked for an `UplinkReading` (empty: no uplink running).
+public typealias UplinkProbe = Slot<@Sendable () -> UplinkReading>
 
 extension Kiosk {
     /// The uplink service when the config has `[central]` (nil otherwise). Without `[central]`

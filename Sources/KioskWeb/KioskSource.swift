@@ -143,7 +143,7 @@ public enum KioskWeb {
                 reg.makeGauge(descriptor: .named("postern_log_durable_seq", "Highest durable sequence number.")).set(Int64(writer.durableSeq))
                 // The central link (issue 13), when `[central]` is set: the shipper's cursor and
                 // the registry copy's version and age as the store keeps them.
-                if let u = kiosk.uplinkProbe.reading() {
+                if let u = kiosk.uplinkProbe.get()?() {
                     reg.makeGauge(descriptor: .named("postern_uplink_acked_seq", "Highest sequence central has acknowledged.")).set(Int64(u.ackedSeq))
                     reg.makeGauge(descriptor: .named("postern_uplink_backlog", "Durable records central has not acknowledged yet.")).set(Int64(u.backlog))
                     reg.makeGauge(descriptor: .named("postern_uplink_up", "1 while the last exchange with central succeeded.")).set(Int64(u.failing ? 0 : 1))

@@ -2,9 +2,6 @@ import CityHarness
 import Foundation
 import GateCore
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The kiosk's `/metrics` reports its link to central (issue 14's metrics list): the acknowledged
 /// sequence, the backlog of durable records central has not acknowledged, whether the link is up,
@@ -19,29 +16,9 @@ struct UplinkMetricsTests {
         return nil
     }
 
-    /// `GET /metrics` with HTTP Basic, by a plain socket (the kiosk binds loopback).
     static func scrape(port: Int, auth: String) -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        guard withUnsafePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0 else { return nil }
-        let req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic \(auth)\r\nConnection: close\r\n\r\n"
-        _ = req.withCString { write(fd, $0, strlen($0)) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        let text = String(decoding: out, as: UTF8.self)
-        return text.hasPrefix("HTTP/1.1 200") ? text : nil
+        guard let r = httpGet(port: port, path: "/metrics", headers: [("Authorization", "Basic \(auth)")]), r.status == 200 else { return nil }
+        return r.text
     }
 
     static func waitMetrics(port: Int, auth: String, _ what: String, timeout: Double = 30, until ok: (String) -> Bool) async throws -> String {
