@@ -30,6 +30,11 @@ struct Tail: AsyncParsableCommand {
             var filter = TailFormat.Filter(lane: lane, deniedOnly: denied, reason: reason)
             if let since { filter.sinceNs = try parseSince(since) }
             let fmt = TailFormat(json: json, color: isatty(1) == 1, unmask: global.unmask, lang: global.language)
+            // With central keeping the registry, how old this kiosk's copy is (on stderr, so the
+            // event lines stay one per line for pipes).
+            if !json, let s = try? Store.open(dataDir: global.dataDir, readOnly: true), let line = CentralAdmin.registryAge(s, zh: global.language == .zh) {
+                errOut(line)
+            }
             let cursor = LogCursor(directory: dir, from: start)
             while true {
                 let recs = try cursor.next(limit: 512)

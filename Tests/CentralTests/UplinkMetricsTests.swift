@@ -59,6 +59,10 @@ struct UplinkMetricsTests {
                 && Self.gauge(m, "postern_uplink_acked_seq") == Self.gauge(m, "postern_log_durable_seq")
         }
         #expect((Self.gauge(online, "postern_registry_age_seconds") ?? -1) >= 0)
+        // `postern tail` says the same: which central, which version, confirmed how long ago.
+        let version = Int(Self.gauge(online, "postern_registry_version") ?? 0)
+        let tail = try runTool([PGCluster.root + "/.build/debug/postern", "tail", "--lang", "en", "--data-dir", dir + "/data"])
+        #expect(tail.contains("Registry: central \(city.centralURLs[0]), version \(version), confirmed"), "\(tail)")
 
         // Central gone: a passage is decided and logged, and waits in the backlog.
         city.centrals[0].crash()
