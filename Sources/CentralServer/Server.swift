@@ -17,6 +17,7 @@ import NIOPosix
 import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 public enum CentralServer {
     /// The PostgreSQL client a config describes.
@@ -148,7 +149,8 @@ public final class CentralService: Sendable {
     }
 
     /// Runs until SIGTERM/SIGINT (or `shutdown`): migrate, listen, serve.
-    public func run(handleSignals: Bool = true, onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
+    /// `onWeb` gets the web front's URL once it listens (with `[web]` set).
+    public func run(handleSignals: Bool = true, onListening: (@Sendable (Int) async -> Void)? = nil, onWeb: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         let pgTask = Task { await postgres.run() }
         defer { pgTask.cancel() }
         let applied = try await migrateWithRetry()
@@ -174,12 +176,18 @@ public final class CentralService: Sendable {
             },
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ListenService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: PruneService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let w = config.web {
+            let web = CentralWeb(db: db, wakeups: eventWakeups, config: w, logger: logger)
+            webBox.withLock { $0 = web }
+            services.append(.init(service: try web.service(onRunning: onWeb), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: ListenService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: PruneService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            services: services,
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
         groupBox.set(group)
@@ -188,6 +196,9 @@ public final class CentralService: Sendable {
     }
 
     let groupBox = CentralGroupBox()
+    let webBox = Mutex<CentralWeb?>(nil)
+    /// The web front, once `run` has made it (with `[web]` set).
+    public var web: CentralWeb? { webBox.withLock { $0 } }
 
     public func shutdown() async {
         await groupBox.get()?.triggerGracefulShutdown()
