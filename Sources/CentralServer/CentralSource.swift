@@ -40,15 +40,32 @@ public final class CentralSource: LiveSource, Sendable {
                 let isGate =
                     r.type == CentralDB.webActionType
                     || (r.type != Int(GapRecord.type) && r.type != Int(Checkpoint.type) && !flags.contains(.redacted))
+                var event = isGate ? try? decoder.decode(GateEvent.self, from: Data(r.payload)) : nil
+                if !r.gate.isEmpty, let e = event { event = CentralSource.atGate(e, r.gate) }
                 return LiveRecord(
                     seq: UInt64(r.communitySeq), wallNs: r.wallNs, clockUnsynced: flags.contains(.clockUnsynced), late: r.late,
-                    gate: r.gate.isEmpty ? "central" : r.gate,
-                    event: isGate ? try? decoder.decode(GateEvent.self, from: Data(r.payload)) : nil, hasPhoto: r.hasPhoto)
+                    gate: r.gate.isEmpty ? "central" : r.gate, event: event, hasPhoto: r.hasPhoto)
             }
         }
     }
 
     public func reader(after: UInt64) async throws -> any LiveReader { Reader(self, after: after) }
+
+    /// A community has several gates whose lanes and devices share names ("in", "thermo-in"):
+    /// at central they are shown and counted as GATE/LANE and GATE/DEVICE.
+    static func atGate(_ e: GateEvent, _ gate: String) -> GateEvent {
+        var e = e
+        if let l = e.lane { e.lane = gate + "/" + l }
+        if let d = e.device { e.device = gate + "/" + d }
+        if let rs = e.readings {
+            e.readings = rs.map { r in
+                var r = r
+                r.device = gate + "/" + r.device
+                return r
+            }
+        }
+        return e
+    }
 
     public func head() async throws -> UInt64 { UInt64(max(0, try await db.liveHead(community: community))) }
 

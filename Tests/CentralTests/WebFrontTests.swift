@@ -148,7 +148,7 @@ struct WebFrontTests {
         await w.central.stop()
     }
 
-    @Test("after a central outage, a kiosk's backlog arrives flagged late and is shown as late, never as live; what follows is live again")
+    @Test("after a central outage, a kiosk's backlog arrives flagged late and is shown as late, never as live; what follows is live again; lanes are GATE/LANE")
     func lateAfterOutage() async throws {
         let cfg = try WebCentral.config(Self.cluster, "weblate", lateAfter: 2)
         var w = try await WebCentral.start(cfg)
@@ -191,6 +191,8 @@ struct WebFrontTests {
         s.cut()
         #expect(frames.map(\.event) == ["entry", "entry", "entry", "entry", "alarm", "entry"])
         #expect(frames.map { $0.data.contains("\"late\":true") } == [false, true, true, true, true, false])
+        // A community has several gates: lanes are shown as GATE/LANE.
+        #expect(frames.first?.data.contains("\"lane\":\"g1/l1\"") == true)
         // The ledger's count of late records agrees with the stream.
         #expect(try Self.cluster.psql("SELECT COUNT(*) FROM events WHERE gate = 'g1' AND late", db: cfg.dbName) == "4")
         ship.cancel()
