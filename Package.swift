@@ -136,7 +136,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore"]),
+        .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore", "Photos"]),
         // The web front (live view, board, ledger, metrics) over an event source: the kiosk's log
         // today, central's per-community sequence later.
         .target(
