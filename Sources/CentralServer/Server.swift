@@ -1,7 +1,9 @@
 /// `postern-central`'s HTTP service on Hummingbird 2: the gates' endpoints (hello, events up,
 /// registry down, claims, peers), the accounts' endpoints (registry writes, organisation,
-/// reports), TLS from certificate files, and the LISTEN connection that wakes long polls.
-/// Stateless: everything it knows is in PostgreSQL, so several instances can run side by side.
+/// reports), TLS from certificate files, the LISTEN connection that wakes long polls and live
+/// feeds, and (with `[web]`) the operators' web front (CentralWeb.swift). Stateless: everything it
+/// knows is in PostgreSQL (a web session and a feed's window are per instance, rebuilt from the
+/// database), so several instances can run side by side.
 import CentralStore
 import CentralWire
 import Crypto
