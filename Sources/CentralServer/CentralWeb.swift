@@ -55,6 +55,7 @@ public final class CentralWeb: Sendable {
 
     /// The site of one community, made on first use; nil when there is no such community.
     func site(_ community: String) async throws -> Site? {
+        if stopped.withLock({ $0 }) { return nil }
         if let s = sites.withLock({ $0[community] }) { return s }
         guard let name = try await db.communityName(community) else { return nil }
         var o = WebOptions(usersFile: "", boardFile: "")
@@ -77,11 +78,13 @@ public final class CentralWeb: Sendable {
             if let s = m[community] { return s }
             let feed = web.feed
             let log = logger
-            let task = Task {
-                // The feed reads until cancelled; a database failure restarts it after a pause.
-                while !Task.isCancelled {
-                    do { try await feed.run() } catch { log.notice("live feed of \(community): \(error); restarting") }
-                    try? await Task.sleep(for: .seconds(1))
+            // The feed reads until cancelled. If the database fails it, the site is dropped: its
+            // streams end, browsers reconnect with Last-Event-ID, and the next request makes a
+            // fresh site (a new feed rebuilds its window and state from the database).
+            let task = Task { [weak self] in
+                do { try await feed.run() } catch { log.notice("live feed of \(community) stopped: \(error); the next request starts it again") }
+                self?.sites.withLock { m in
+                    if m[community]?.web === web { m[community] = nil }
                 }
             }
             let s = Site(web: web, responder: responder, task: task)

@@ -56,6 +56,9 @@ struct CentralConfigTests {
         #expect(errors("[web]\nsesion_minutes = 5\n").contains("c.toml:2: web.sesion_minutes: unknown key (did you mean `session_minutes`?)"))
         #expect(errors("[web]\nlogin_attempts_per_minute = 0\n").contains("web.login_attempts_per_minute: 0 is out of range"))
         #expect(errors("[web]\nlanguage = \"fr\"\n").contains("web.language"))
+        // The shipped example parses, its [web] on the example's certificate.
+        let example = try CentralConfig.load(path: PGCluster.root + "/examples/postern-central.toml")
+        #expect(example.web?.port == 8444 && example.web?.tlsCert == example.tlsCert)
     }
 
     @Test("the kiosk's [central] section: https, or http to loopback only; a token file is required; typos reported")
