@@ -30,7 +30,12 @@ public final class CentralWeb: Sendable {
         let task: Task<Void, Never>
     }
     let sites = Mutex<[String: Site]>([:])
+    /// When each community's pages were last asked for (for `sweep`).
+    let lastUsed = Mutex<[String: Double]>([:])
     let stopped = Mutex(false)
+    /// A community's feed with no stream open and no request for this long is dropped (its
+    /// window and state go; the next request rebuilds them from the database).
+    public static let idleSeconds = 600.0
 
     public init(db: CentralDB, wakeups: Wakeups, config: CentralConfig.Web, logger: Logger) {
         self.db = db
@@ -56,6 +61,7 @@ public final class CentralWeb: Sendable {
     /// The site of one community, made on first use; nil when there is no such community.
     func site(_ community: String) async throws -> Site? {
         if stopped.withLock({ $0 }) { return nil }
+        lastUsed.withLock { $0[community] = Date().timeIntervalSince1970 }
         if let s = sites.withLock({ $0[community] }) { return s }
         guard let name = try await db.communityName(community) else { return nil }
         var o = WebOptions(usersFile: "", boardFile: "")
@@ -90,6 +96,25 @@ public final class CentralWeb: Sendable {
             let s = Site(web: web, responder: responder, task: task)
             m[community] = s
             return s
+        }
+    }
+
+    /// Communities whose feed is kept now.
+    public var communitiesServed: [String] { sites.withLock { Array($0.keys).sorted() } }
+
+    /// Drops the sites of communities with no open stream that nobody asked for in `idle`
+    /// seconds, so memory follows what is watched, not every community ever opened.
+    public func sweep(idle: Double = CentralWeb.idleSeconds) {
+        let now = Date().timeIntervalSince1970
+        let used = lastUsed.withLock { $0 }
+        let gone: [Site] = sites.withLock { m in
+            let idleOnes = m.filter { id, s in s.web.feed.viewerCount == 0 && now - (used[id] ?? 0) >= idle }
+            for id in idleOnes.keys { m[id] = nil }
+            return Array(idleOnes.values)
+        }
+        for s in gone {
+            s.task.cancel()
+            s.web.feed.stopStreams()
         }
     }
 
@@ -163,6 +188,13 @@ public final class CentralWeb: Sendable {
         let web: CentralWeb
         let app: any ApplicationProtocol
         func run() async throws {
+            let sweeper = Task { [web] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(60))
+                    web.sweep()
+                }
+            }
+            defer { sweeper.cancel() }
             try await withGracefulShutdownHandler {
                 try await app.run()
             } onGracefulShutdown: {

@@ -192,6 +192,8 @@ public final class LiveFeed: Sendable {
     var covered: UInt64 { shared.withLock { $0.covered } }
     var state: LiveState { shared.withLock { $0.state } }
     var stopped: Bool { shared.withLock { $0.stopped } }
+    /// Streams open on this feed now.
+    public var viewerCount: Int { shared.withLock { $0.waiters.count } }
 
     /// The pass holder of passage `seq`, if it is in the window (nil: not there, or no holder).
     func person(seq: UInt64) -> (inWindow: Bool, person: String?) {

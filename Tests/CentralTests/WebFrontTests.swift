@@ -329,6 +329,38 @@ struct WebFrontTests {
         await w.central.stop()
     }
 
+    @Test("a community's feed lives while it is watched: an idle one is dropped by the sweep and rebuilt from the database on the next request")
+    func idleSweep() async throws {
+        let cfg = try WebCentral.config(Self.cluster, "websweep")
+        let w = try await WebCentral.start(cfg)
+        let db = w.central.db
+        _ = try await WebCentral.seed(db)
+        let g1 = try ShippingLog("ws-g1", gate: "g1", community: "c1")
+        try g1.log.passage(person: "a", direction: .in)
+        try await g1.ship(db)
+        let sup = try await w.login("sup1")
+        let web = try #require(w.central.service.web)
+        let watching = try await sup.stream("/c/c1/live/stream?after=0")
+        #expect(try await watching.nextEvent(timeout: 10)?.id == "1")
+        #expect(try await sup.get("/c/c2/live").status == 200)
+        #expect(web.communitiesServed == ["c1", "c2"])
+        // c2 has no stream open: swept; c1 is watched: kept.
+        web.sweep(idle: 0)
+        #expect(web.communitiesServed == ["c1"])
+        watching.cut()
+        // The server notices the closed stream when it next writes (a heartbeat, within 1 s here).
+        for _ in 0..<50 where web.communitiesServed != [] {
+            try await Task.sleep(for: .milliseconds(100))
+            web.sweep(idle: 0)
+        }
+        #expect(web.communitiesServed == [])
+        // The next viewer gets a feed rebuilt from the database: the same event, the same id.
+        let again = try await sup.stream("/c/c1/live/stream?after=0")
+        #expect(try await again.nextEvent(timeout: 10)?.id == "1")
+        again.cut()
+        await w.central.stop()
+    }
+
     @Test("hostile names render as text: a community named with <script> and escape sequences, on the picker, the live page and the ledger")
     func hostileNames() async throws {
         let cfg = try WebCentral.config(Self.cluster, "webxss")
