@@ -28,7 +28,8 @@ extension CentralDB {
     /// has a photo) and the operators' actions.
     public func liveRows(community: String, after: Int64, limit: Int) async throws -> [LiveRow] {
         var out: [LiveRow] = []
-        let rows = try await client.query("""
+        let rows = try await client.query(
+            """
             SELECT * FROM (
               SELECT e.community_seq, e.gate, e.type, e.flags, e.wall_ns, e.late, e.payload,
                      (e.person IS NOT NULL AND EXISTS (SELECT 1 FROM photos p WHERE p.community = e.community AND p.person = e.person)) AS photo
@@ -42,7 +43,10 @@ extension CentralDB {
             ORDER BY 1 LIMIT \(limit)
             """, logger: logger)
         for try await (cs, gate, type, flags, wall, late, payload, photo) in rows.decode((Int64, String, Int32, Int32, Int64, Bool, ByteBuffer, Bool).self) {
-            out.append(LiveRow(communitySeq: cs, gate: gate, type: Int(type), flags: Int(flags), wallNs: wall, late: late, payload: Array(payload.readableBytesView), hasPhoto: photo))
+            out.append(
+                LiveRow(
+                    communitySeq: cs, gate: gate, type: Int(type), flags: Int(flags), wallNs: wall, late: late, payload: Array(payload.readableBytesView),
+                    hasPhoto: photo))
         }
         return out
     }
@@ -64,10 +68,12 @@ extension CentralDB {
     /// who and when; wakes the community's readers. Returns its sequence number.
     public func recordWebAction(community: String, actor: String, action: String, payload: [UInt8], wallNs: Int64) async throws -> Int64 {
         try await transaction { conn in
-            guard let seq = try await self.scalarInt("UPDATE communities SET next_seq = next_seq + 1 WHERE id = \(community) RETURNING next_seq", on: conn) else {
+            guard let seq = try await self.scalarInt("UPDATE communities SET next_seq = next_seq + 1 WHERE id = \(community) RETURNING next_seq", on: conn)
+            else {
                 throw CentralError(.notFound, "no community \(community)")
             }
-            try await conn.exec("""
+            try await conn.exec(
+                """
                 INSERT INTO web_actions(community, community_seq, actor, action, wall_ns, payload)
                 VALUES (\(community), \(seq), \(actor), \(action), \(wallNs), \(ByteBuffer(bytes: payload)))
                 """, logger: self.logger)
@@ -86,16 +92,22 @@ extension CentralDB {
     /// given). The person must be in the community's registry.
     public func setPhoto(community: String, person: String, jpeg: [UInt8], sha256: String, actor: String) async throws {
         guard PersonID.isValid(person) else { throw CentralError(.invalid, "person id is not valid") }
-        guard try await scalarString("SELECT key FROM registry_state WHERE community = \(community) AND key = \(person) AND entity IN ('resident', 'visitor', 'courier', 'staff') LIMIT 1") != nil
+        guard
+            try await scalarString(
+                "SELECT key FROM registry_state WHERE community = \(community) AND key = \(person) AND entity IN ('resident', 'visitor', 'courier', 'staff') LIMIT 1"
+            ) != nil
         else { throw CentralError(.notFound, "no person \(person) in the registry of \(community)") }
-        try await client.exec("""
+        try await client.exec(
+            """
             INSERT INTO photos(community, person, jpeg, sha256, set_by) VALUES (\(community), \(person), \(ByteBuffer(bytes: jpeg)), \(sha256), \(actor))
             ON CONFLICT (community, person) DO UPDATE SET jpeg = EXCLUDED.jpeg, sha256 = EXCLUDED.sha256, set_by = EXCLUDED.set_by, set_at = now()
             """, logger: logger)
     }
 
     public func photo(community: String, person: String) async throws -> [UInt8]? {
-        for try await b in try await client.query("SELECT jpeg FROM photos WHERE community = \(community) AND person = \(person)", logger: logger).decode(ByteBuffer.self) {
+        for try await b in try await client.query("SELECT jpeg FROM photos WHERE community = \(community) AND person = \(person)", logger: logger).decode(
+            ByteBuffer.self)
+        {
             return Array(b.readableBytesView)
         }
         return nil
@@ -109,8 +121,12 @@ extension CentralDB {
     public func staff(community: String) async throws -> [Staff] {
         var out: [Staff] = []
         let decoder = JSONDecoder()
-        for try await body in try await client.query("SELECT body FROM registry_state WHERE community = \(community) AND entity = 'staff' ORDER BY key", logger: logger).decode(String.self) {
-            guard let e = try? decoder.decode(GateEvent.self, from: Data(body.utf8)), let a = e.after, let s = try? decoder.decode(Staff.self, from: Data(a.utf8)) else { continue }
+        for try await body in try await client.query(
+            "SELECT body FROM registry_state WHERE community = \(community) AND entity = 'staff' ORDER BY key", logger: logger
+        ).decode(String.self) {
+            guard let e = try? decoder.decode(GateEvent.self, from: Data(body.utf8)), let a = e.after,
+                let s = try? decoder.decode(Staff.self, from: Data(a.utf8))
+            else { continue }
             out.append(s)
         }
         return out

@@ -197,8 +197,8 @@ public final class WebServer: Sendable {
         if options.metricsRoute {
             r.get("\(b)/metrics") { [self] req, _ in
                 var allowed = session(req).map { $0.1.role.scrapes } ?? false
-                if !allowed, let (user, pass) = Self.basicAuth(req), AccountFile.validName(user), let a = try await gate.accounts.account(name: user, password: pass),
-                    a.role.scrapes
+                if !allowed, let (user, pass) = Self.basicAuth(req), AccountFile.validName(user),
+                    let a = try await gate.accounts.account(name: user, password: pass), a.role.scrapes
                 {
                     allowed = true
                 }
