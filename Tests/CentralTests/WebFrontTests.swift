@@ -1,6 +1,7 @@
 import CentralServer
 import CentralStore
 import CentralWire
+import CityHarness
 import EventLog
 import Foundation
 import GateCore
@@ -376,6 +377,37 @@ struct WebFrontTests {
             #expect(!r.text.contains("<script>alert"), "\(p)")
             #expect(r.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "\(p)")
         }
+        await w.central.stop()
+    }
+
+    @Test("with TLS files the web front speaks HTTPS only: a browser trusting the certificate logs in and its session cookie is Secure; plain HTTP gets nothing")
+    func tls() async throws {
+        let dir = NSTemporaryDirectory() + "postern-webtls-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try runTool([
+            "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem",
+        ])
+        var cfg = try WebCentral.config(Self.cluster, "webtls")
+        cfg.web!.tlsCert = dir + "/cert.pem"
+        cfg.web!.tlsKey = dir + "/key.pem"
+        let w = try await WebCentral.start(cfg)
+        _ = try await WebCentral.seed(w.central.db)
+        let url = "https://127.0.0.1:\(w.webPort)"
+        let jar = dir + "/jar"
+        let page = try runTool(["/usr/bin/curl", "-sS", "--max-time", "10", "--cacert", dir + "/cert.pem", "-c", jar, url + "/login"])
+        let csrf = try #require(WebTestSession.csrf(in: page))
+        let head = try runTool([
+            "/usr/bin/curl", "-sS", "--max-time", "20", "--cacert", dir + "/cert.pem", "-b", jar, "-c", jar, "-D", "-", "-o", "/dev/null",
+            "--data-urlencode", "csrf=\(csrf)", "--data-urlencode", "user=op1", "--data-urlencode", "password=\(WebCentral.password)", url + "/login",
+        ])
+        #expect(head.hasPrefix("HTTP/1.1 303"), "\(head)")
+        let session = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: postern_session=") }
+        #expect(session?.contains("Secure") == true && session?.contains("HttpOnly") == true, "\(head)")
+        let live = try runTool(["/usr/bin/curl", "-sS", "--max-time", "10", "--cacert", dir + "/cert.pem", "-b", jar, "-o", "/dev/null", "-w", "%{http_code}", url + "/c/c1/live"])
+        #expect(live == "200")
+        #expect(throws: (any Error).self) { try runTool(["/usr/bin/curl", "-sS", "--max-time", "5", "http://127.0.0.1:\(w.webPort)/login"]) }
         await w.central.stop()
     }
 
