@@ -22,7 +22,7 @@ public final class CentralWeb: Sendable {
     let wakeups: Wakeups
     let config: CentralConfig.Web
     public let gate: WebGate
-    public let metrics = WebMetrics()
+    public let metrics = WebMetrics(countsRecords: false)
     let logger: Logger
     struct Site: Sendable {
         let web: WebServer
@@ -133,6 +133,17 @@ public final class CentralWeb: Sendable {
         r.add(middleware: Dispatch(web: self))
         WebServer.assetRoutes(r)
         gate.routes(r)
+        r.get("/metrics") { [self] req, ctx in
+            guard try await scraper(req, ctx) != nil else {
+                var h = HTTPFields()
+                h[.wwwAuthenticate] = "Basic realm=\"postern-central metrics\""
+                return Response(status: .unauthorized, headers: h)
+            }
+            try await sampleDatabase()
+            var h = HTTPFields()
+            h[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape())))
+        }
         r.get("/") { [self] req, _ in
             guard let (_, s) = gate.session(req) else { return WebServer.redirect("/login") }
             let ids = (s.communities ?? []).sorted()
@@ -142,6 +153,52 @@ public final class CentralWeb: Sendable {
             return WebServer.pickerPage(user: s.user, role: s.role, csrf: s.csrf, communities: list)
         }
         return r
+    }
+
+    /// A Prometheus scraper: HTTP Basic with a central account of role `admin` (the figures span
+    /// every community).
+    func scraper(_ req: Request, _ ctx: WebContext) async throws -> String? {
+        guard let h = req.headers[.authorization], h.hasPrefix("Basic "), h.utf8.count < 1024, let raw = Data(base64Encoded: String(h.dropFirst(6))),
+            let text = String(data: raw, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
+        guard gate.mayTry(ctx) else { return nil }
+        let name = String(text[..<colon])
+        let password = String(text[text.index(after: colon)...])
+        guard password.utf8.count <= 72, let a = try await db.account(name) else {
+            _ = Bcrypt.verify(password, hash: CentralAccounts.dummy)
+            gate.failedTry(ctx)
+            return nil
+        }
+        guard Bcrypt.verify(password, hash: a.passwordHash), a.role == "admin" else {
+            gate.failedTry(ctx)
+            return nil
+        }
+        return a.name
+    }
+
+    /// Central's own figures, read from the database at each scrape: each gate's upload state and
+    /// today's events per community.
+    func sampleDatabase() async throws {
+        let reg = metrics.registry
+        let all = try await db.communities(scope: "city", id: nil)
+        let now = Date().timeIntervalSince1970
+        for g in try await db.completeness(communities: all) {
+            let labels = [("community", g.community), ("gate", g.gate)]
+            reg.makeGauge(descriptor: .named("postern_central_gate_acked_seq", "Highest record of the gate central holds."), labels: labels).set(g.ackedSeq)
+            reg.makeGauge(descriptor: .named("postern_central_gate_behind_records", "Records the gate said it has that central does not hold yet."), labels: labels)
+                .set(Int64(g.behindRecords))
+            if let u = g.lastUpload {
+                reg.makeGauge(descriptor: .named("postern_central_gate_upload_age_seconds", "Seconds since the gate's last upload."), labels: labels).set(Double(now - u))
+            }
+            reg.makeGauge(descriptor: .named("postern_central_gate_integrity_finding", "1 while the gate has an integrity finding."), labels: labels).set(
+                Int64(g.integrity == nil ? 0 : 1))
+        }
+        for t in try await db.eventCountsToday() {
+            reg.makeGauge(
+                descriptor: .named("postern_central_events_today", "Today's events at central, by community, kind, outcome and late."),
+                labels: [("community", t.community), ("kind", t.kind), ("outcome", t.outcome), ("late", t.late ? "true" : "false")]
+            ).set(Int64(t.count))
+        }
     }
 
     /// Hands `/c/COMMUNITY/…` to that community's pages, after the session and its scope are

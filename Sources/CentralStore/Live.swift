@@ -131,4 +131,16 @@ extension CentralDB {
         }
         return out
     }
+
+    /// Today's events per community, kind, outcome and late flag (central's `/metrics`).
+    public func eventCountsToday() async throws -> [(community: String, kind: String, outcome: String, late: Bool, count: Int64)] {
+        var out: [(community: String, kind: String, outcome: String, late: Bool, count: Int64)] = []
+        let rows = try await client.query(
+            """
+            SELECT community, COALESCE(kind, ''), COALESCE(outcome, ''), late, COUNT(*)::int8 FROM events
+            WHERE day = current_date GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            """, logger: logger)
+        for try await (c, k, o, l, n) in rows.decode((String, String, String, Bool, Int64).self) { out.append((c, k, o, l, n)) }
+        return out
+    }
 }

@@ -47,6 +47,11 @@ public final class WebGate: Sendable {
         }
     }
 
+    /// The login limit, for another way of signing in (central's `/metrics` over HTTP Basic):
+    /// whether `ctx`'s address may try, and a failure to count against it.
+    public func mayTry(_ ctx: WebContext) -> Bool { limiter.allowed(WebServer.client(ctx)) }
+    public func failedTry(_ ctx: WebContext) { limiter.failed(WebServer.client(ctx)) }
+
     /// The session a request's cookie names (a forged or expired cookie: none).
     public func session(_ req: Request) -> (String, Sessions.Session)? {
         guard let id = req.cookies["postern_session"]?.value, let s = sessions.get(id) else { return nil }

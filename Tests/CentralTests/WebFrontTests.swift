@@ -46,6 +46,7 @@ struct WebCentral {
         let hash = Bcrypt.hash(password, cost: 4)
         for (n, role, scope) in [
             ("op1", "operator", "c1"), ("op2", "operator", "c2"), ("cadmin1", "community_admin", "c1"), ("sup1", "street_supervisor", "jiankang"),
+            ("root", "admin", nil),
         ] {
             try await db.addAccount(name: n, passwordHash: hash, role: role, scope: scope)
         }
@@ -408,6 +409,29 @@ struct WebFrontTests {
         let live = try runTool(["/usr/bin/curl", "-sS", "--max-time", "10", "--cacert", dir + "/cert.pem", "-b", jar, "-o", "/dev/null", "-w", "%{http_code}", url + "/c/c1/live"])
         #expect(live == "200")
         #expect(throws: (any Error).self) { try runTool(["/usr/bin/curl", "-sS", "--max-time", "5", "http://127.0.0.1:\(w.webPort)/login"]) }
+        await w.central.stop()
+    }
+
+    @Test("/metrics at central: the city admin over HTTP Basic gets each gate's upload state and today's events per community; anyone else gets 401")
+    func metrics() async throws {
+        let cfg = try WebCentral.config(Self.cluster, "webmetrics")
+        let w = try await WebCentral.start(cfg)
+        let db = w.central.db
+        _ = try await WebCentral.seed(db)
+        let g1 = try ShippingLog("wm-g1", gate: "g1", community: "c1")
+        for i in 0..<3 { try g1.log.passage(person: "a\(i)", direction: .in) }
+        try await g1.ship(db)
+        func basic(_ user: String, _ pw: String) -> [(String, String)] { [("Authorization", "Basic " + Data("\(user):\(pw)".utf8).base64EncodedString())] }
+        let anon = WebTestSession(port: w.webPort, jar: [:], csrf: "")
+        #expect(try await anon.get("/metrics").status == 401)
+        #expect(try await anon.get("/metrics", headers: basic("op1", WebCentral.password)).status == 401)
+        #expect(try await anon.get("/metrics", headers: basic("root", "not the password")).status == 401)
+        let r = try await anon.get("/metrics", headers: basic("root", WebCentral.password))
+        #expect(r.status == 200)
+        #expect(r.text.contains("postern_central_gate_acked_seq{community=\"c1\",gate=\"g1\"} 3"), "\(r.text.prefix(2000))")
+        #expect(r.text.contains("postern_central_gate_acked_seq{community=\"c2\",gate=\"g3\"} 0"))
+        #expect(r.text.contains("postern_central_events_today{community=\"c1\",kind=\"passage\",outcome=\"admit\",late=\"false\"} 3"))
+        #expect(r.text.contains("process_resident_memory_bytes"))
         await w.central.stop()
     }
 
