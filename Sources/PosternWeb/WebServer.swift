@@ -269,7 +269,7 @@ public final class WebServer: Sendable {
     // MARK: pages
 
     func base(_ s: Sessions.Session?) -> [String: Any] {
-        var c: [String: Any] = ["title": source.title, "csrf": s?.csrf ?? "", "lang": options.language.rawValue, "base": options.base, "board": options.board]
+        var c: [String: Any] = ["title": source.title, "csrf": s?.csrf ?? "", "lang": options.language.rawValue, "base": options.base, "board": options.board, "picker": !options.base.isEmpty]
         if let s {
             c["user"] = s.user
             c["role"] = s.role.rawValue
