@@ -48,6 +48,7 @@ enum Assets {
         'use strict';
         (function () {
           var root = document.getElementById('live');
+          var base = root ? (root.dataset.base || '') : '';
           if (!root) return;
           var csrf = document.querySelector('meta[name=csrf]').content;
           var canPhoto = root.dataset.photos === '1';
@@ -106,7 +107,7 @@ enum Assets {
             if (d.photo && canPhoto) {
               var img = document.createElement('img');
               img.alt = '';
-              img.src = '/photo/' + d.seq;
+              img.src = base + '/photo/' + d.seq;
               ph.appendChild(img);
             }
             tr.appendChild(ph);
@@ -153,7 +154,7 @@ enum Assets {
             var b = e.target.closest('button.ack');
             if (!b) return;
             b.disabled = true;
-            fetch('/alarms/' + encodeURIComponent(b.dataset.seq) + '/ack', {method: 'POST', headers: {'X-CSRF-Token': csrf}, credentials: 'same-origin'})
+            fetch(base + '/alarms/' + encodeURIComponent(b.dataset.seq) + '/ack', {method: 'POST', headers: {'X-CSRF-Token': csrf}, credentials: 'same-origin'})
               .then(function (r) { if (!r.ok) b.disabled = false; })
               .catch(function () { b.disabled = false; });
           });
@@ -163,7 +164,7 @@ enum Assets {
             if (pending) return;
             pending = setTimeout(function () {
               pending = null;
-              fetch('/live/summary', {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; }).then(function (s) {
+              fetch(base + '/live/summary', {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; }).then(function (s) {
                 if (!s) return;
                 s.lanes.forEach(function (l) {
                   var tr = document.querySelector('#counts tr[data-lane="' + CSS.escape(l.lane) + '"]');
@@ -196,7 +197,7 @@ enum Assets {
           }
           setInterval(refresh, 10000);
 
-          var es = new EventSource('/live/stream?after=' + encodeURIComponent(root.dataset.after));
+          var es = new EventSource(base + '/live/stream?after=' + encodeURIComponent(root.dataset.after));
           es.onopen = function () { conn.textContent = '已连接 connected'; conn.className = 'conn ok'; };
           es.onerror = function () { conn.textContent = '重新连接中 reconnecting'; conn.className = 'conn down'; };
           es.addEventListener('entry', function (ev) { if (accept(ev)) { entry(JSON.parse(ev.data)); refresh(); } });
@@ -214,9 +215,10 @@ enum Assets {
         (function () {
           var root = document.getElementById('board');
           if (!root) return;
+          var base = root.dataset.base || '';
           var last = Number(root.dataset.after) || 0;
           window.posternBoardSeen = [];
-          var es = new EventSource('/board/stream?after=' + encodeURIComponent(root.dataset.after));
+          var es = new EventSource(base + '/board/stream?after=' + encodeURIComponent(root.dataset.after));
           es.addEventListener('decision', function (ev) {
             var seq = Number(ev.lastEventId);
             if (!(seq > last)) return;
