@@ -19,7 +19,7 @@ enum Assets {
         .grid{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}.grid .entries{flex:1 1 46em}.grid .side{flex:0 1 34em}
         .status{display:flex;gap:1.5em;align-items:center}
         .conn.ok{color:#17803d}.conn.down{color:#b3261e;font-weight:bold}
-        .clock-ok{color:#17803d}.clock-unsynced{color:#b3261e;font-weight:bold}
+        .clock-ok{color:#17803d}.clock-unsynced{color:#b3261e;font-weight:bold}.link-ok{color:#17803d}.link-degraded{color:#b3261e;font-weight:bold}
         #alarms{list-style:none;padding:0;margin:0}
         .alarm{background:#b3261e;color:#fff;padding:.6em 1em;margin:.3em 0;font-size:1.1em;border-radius:4px;animation:blink 1s step-start 0s 6}
         .alarm .detail{opacity:.85}.alarm button{margin-left:1em}
@@ -192,6 +192,11 @@ enum Assets {
                 var c = document.getElementById('clock');
                 c.className = s.clockUnsynced ? 'clock-unsynced' : 'clock-ok';
                 c.textContent = s.clockUnsynced ? '时钟未同步 clock NOT synchronised' : '时钟已同步 clock synchronised';
+                var ln = document.getElementById('link');
+                if (ln && s.link) {
+                  ln.className = s.link.degraded ? 'link-degraded' : 'link-ok';
+                  ln.textContent = s.linkText;
+                }
               }).catch(function () {});
             }, 300);
           }

@@ -67,8 +67,35 @@ public protocol LiveSource: AnyObject, Sendable {
     /// The lanes and devices this source has, so the pages can list the silent ones too.
     var lanes: [String] { get }
     var devices: [String] { get }
+    /// The kiosk's link to central (registry age, upload backlog), if it has one.
+    func link() async -> LinkStatus?
+}
+
+/// A kiosk's link to central as the live view shows it (nil: a kiosk on its own, or central).
+public struct LinkStatus: Sendable, Encodable, Equatable {
+    /// Central's registry version applied here, and seconds since central last confirmed it.
+    public var registryVersion: Int64
+    public var registryAgeSeconds: Int
+    /// Durable records central has not acknowledged yet; nil when the uplink is not running.
+    public var backlog: UInt64?
+    /// The registry is older than the configured limit, or the last exchange with central failed.
+    public var degraded: Bool
+    public init(registryVersion: Int64, registryAgeSeconds: Int, backlog: UInt64?, degraded: Bool) {
+        self.registryVersion = registryVersion
+        self.registryAgeSeconds = registryAgeSeconds
+        self.backlog = backlog
+        self.degraded = degraded
+    }
+
+    /// One line for the status bar, in both languages.
+    public var text: String {
+        let b = backlog.map { "，待上传 \($0) 条 / \($0) to upload" } ?? ""
+        return "中心名册 v\(registryVersion)，\(registryAgeSeconds) 秒前确认 / central registry v\(registryVersion), confirmed \(registryAgeSeconds) s ago" + b
+    }
 }
 
 extension LiveSource {
     public func hasPhoto(person: String) async -> Bool { await photo(person: person) != nil }
+    /// The link to central, for a source that has one.
+    public func link() async -> LinkStatus? { nil }
 }

@@ -74,6 +74,7 @@ enum Templates {
         <section class="status">
           <span id="conn" class="conn">连接中 connecting</span>
           <span id="clock" class="{{clockClass}}">{{clockText}}</span>
+          {{#link}}<span id="link" class="{{class}}">{{text}}</span>{{/link}}
           <label><input type="checkbox" id="sound"> 报警声音 alarm sound</label>
           <button type="button" id="lang-toggle">中文 / English</button>
         </section>

@@ -311,6 +311,9 @@ public final class WebServer: Sendable {
         }
         c["clockClass"] = st.clockUnsynced ? "clock-unsynced" : "clock-ok"
         c["clockText"] = st.clockUnsynced ? "时钟未同步 clock NOT synchronised" : "时钟已同步 clock synchronised"
+        if let l = await source.link() {
+            c["link"] = ["text": l.text, "class": l.degraded ? "link-degraded" : "link-ok"]
+        }
         return Self.html(Templates.render("live", c))
     }
 
@@ -321,6 +324,8 @@ public final class WebServer: Sendable {
         var clockUnsynced: Bool
         var openAlarms: Int
         var seq: UInt64
+        var link: LinkStatus?
+        var linkText: String?
     }
 
     func summary() async -> Summary {
@@ -332,7 +337,10 @@ public final class WebServer: Sendable {
                 "returnees": s.returnees, "inIsolation": s.inIsolation, "passagesIn": s.passagesIn, "passagesOut": s.passagesOut, "feverAlerts": s.feverAlerts,
             ]
         }
-        return Summary(lanes: st.laneList, devices: st.deviceList, seven: seven, clockUnsynced: st.clockUnsynced, openAlarms: st.alarms.count, seq: st.lastSeq)
+        let link = await source.link()
+        return Summary(
+            lanes: st.laneList, devices: st.deviceList, seven: seven, clockUnsynced: st.clockUnsynced, openAlarms: st.alarms.count, seq: st.lastSeq,
+            link: link, linkText: link?.text)
     }
 
     static func validDay(_ s: String) -> Bool {
