@@ -112,13 +112,15 @@ put_cli_docs() {                                            # NAME: man page and
   put 0644 "$tmp/fish" "/usr/share/fish/vendor_completions.d/$1.fish"
   rm -rf "$tmp"
 }
-# changelog NAME: Debian-format changelog for this version: the commit subjects since the last
-# tag (at most 30), wrapped for an 80-column reader.
+# changelog: Debian-format changelog for this version: the commit subjects since the last tag
+# (at most 30), wrapped for an 80-column reader. Its entries name the source package (postern,
+# packaging/control's Source:), as in every binary package built from one source.
+SOURCE=$(sed -n 's/^Source: *//p' packaging/control)
 changelog() {
   local range=HEAD tag
   tag=$(git describe --tags --match 'v[0-9]*' --abbrev=0 2>/dev/null) && range="$tag..HEAD"
   {
-    echo "$1 ($VERSION) bookworm; urgency=medium"
+    echo "$SOURCE ($VERSION) bookworm; urgency=medium"
     echo
     echo "  * Built from git commit $(git rev-parse --short=12 HEAD)."
     git log --no-merges --format='%s' -n 30 "$range" | while IFS= read -r s; do
@@ -130,7 +132,7 @@ changelog() {
 }
 put_doc() {                                                 # NAME: changelog.gz and copyright
   mkdir -p "$R/usr/share/doc/$1"
-  changelog "$1" > "$R/usr/share/doc/$1/changelog"; gz "/usr/share/doc/$1/changelog"
+  changelog > "$R/usr/share/doc/$1/changelog"; gz "/usr/share/doc/$1/changelog"
   put 0644 packaging/copyright "/usr/share/doc/$1/copyright"
 }
 
@@ -192,7 +194,7 @@ build_deb() {  # NAME
   # dpkg-shlibdeps and dpkg-gencontrol read debian/control and debian/changelog from a source
   # tree: give them one made of packaging/control and this version's changelog.
   sed "s|@MAINTAINER@|$MAINTAINER|" packaging/control > "$WORK/debian/control"
-  changelog "$name" > "$WORK/debian/changelog"
+  changelog > "$WORK/debian/changelog"
   local elves=()
   while IFS= read -r f; do
     file -b "$f" | grep -q '^ELF' && elves+=("$f")
