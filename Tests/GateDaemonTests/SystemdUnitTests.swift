@@ -87,6 +87,7 @@ struct SystemdUnitTests {
         defer { try? FileManager.default.removeItem(atPath: dropIns) }
         let (status, out) = try run(["verify", "--man=no", unit])
         #expect(status == 0, "\(out)")
+        #expect(!out.contains("Unknown key"), "\(out)")
         let (_, sec) = try run(["security", "--offline=true", unit])
         // Address families alone leave the kiosk in its private network namespace, where central
         // is unreachable: the drop-in must give the host's network back.
