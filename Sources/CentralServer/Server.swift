@@ -160,8 +160,18 @@ public final class CentralService: Sendable {
         let router = Routes(service: self).router()
         let server: HTTPServerBuilder
         if let cert = config.tlsCert, let key = config.tlsKey {
-            let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+            let chain: [NIOSSLCertificateSource]
+            do { chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) } } catch {
+                throw CentralConfigError(lines: ["tls_cert \(cert): cannot read a PEM certificate chain from it (\(error))"])
+            }
+            guard !chain.isEmpty else { throw CentralConfigError(lines: ["tls_cert \(cert): no PEM certificate in it"]) }
+            // PEM whatever the file is called: NIOSSL's `.file(path)` reads a `.key` file as DER, and
+            // its own error names neither the file nor the reason.
+            let privateKey: NIOSSLPrivateKey
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+                throw CentralConfigError(lines: ["tls_key \(key): cannot read a PEM private key from it (\(error))"])
+            }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
             server = try .tls(.http1(), tlsConfiguration: tls)
         } else {
             server = .http1()

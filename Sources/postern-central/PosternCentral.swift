@@ -21,7 +21,7 @@ struct PosternCentral: AsyncParsableCommand {
 }
 
 struct Common: ParsableArguments {
-    @Option(name: .long, help: "Config file.") var config = "/etc/postern/central.toml"
+    @Option(name: .long, help: "Config file.") var config = "/etc/postern-central/central.toml"
 
     func load() throws -> CentralConfig {
         do { return try CentralConfig.load(path: config) } catch let e as CentralConfigError {

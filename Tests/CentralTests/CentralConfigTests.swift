@@ -87,10 +87,11 @@ struct CentralConfigTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try runTool(["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
+                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/central.key", "-out", dir + "/cert.pem"])
         var cfg = try Self.cluster.database("tls")
         cfg.tlsCert = dir + "/cert.pem"
-        cfg.tlsKey = dir + "/key.pem"
+        // A PEM key named like the example's (central.key): NIOSSL alone would read a .key file as DER.
+        cfg.tlsKey = dir + "/central.key"
         let central = try await RunningCentral(config: cfg, scheme: "https", caFile: dir + "/cert.pem")
         defer { Task { await central.stop() } }
         try await seedOrg(central.db)
