@@ -142,16 +142,33 @@ public final class CentralDB: Sendable {
 
     /// The gate a bearer token names, or nil. Constant-time comparison of the token's hash.
     public func authenticateGate(token: String) async throws -> GateIdentity? {
+        try await authenticateGateReadingState(token: token)?.identity
+    }
+
+    /// A gate's upload state as read (without a lock) when its token was checked.
+    public struct GateState: Sendable {
+        public var identity: GateIdentity
+        var acked: Int64
+        var head: [UInt8]
+        var key: [UInt8]?
+        var integrity: String?
+        var rebase: Bool
+    }
+
+    /// The same check, reading the gate's upload state in the same query (an upload's first
+    /// read: one round trip less per batch).
+    public func authenticateGateReadingState(token: String) async throws -> GateState? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard token.utf8.count <= 300, parts.count == 4, parts[0] == "pst1", CentralID.isValid(String(parts[2])) else { return nil }
         let gate = String(parts[2])
         let want = Array(SHA256.hash(data: Array(token.utf8)))
-        for try await (community, stored) in try await client.query("SELECT community, token_hash FROM gates WHERE id = \(gate)", logger: logger).decode((String, ByteBuffer).self) {
+        for try await (community, stored, a, h, k, i, r) in try await client.query("SELECT community, token_hash, acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(gate)", logger: logger).decode((String, ByteBuffer, Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
             let have = Array(stored.readableBytesView)
             guard have.count == want.count else { return nil }
             var diff: UInt8 = 0
             for i in 0..<have.count { diff |= have[i] ^ want[i] }
-            return diff == 0 && community == String(parts[1]) ? GateIdentity(gate: gate, community: community) : nil
+            guard diff == 0 && community == String(parts[1]) else { return nil }
+            return GateState(identity: GateIdentity(gate: gate, community: community), acked: a, head: Array(h.readableBytesView), key: k.map { Array($0.readableBytesView) }, integrity: i, rebase: r)
         }
         return nil
     }

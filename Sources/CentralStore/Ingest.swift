@@ -51,6 +51,13 @@ extension CentralDB {
         return try await ingest(records: records, durable: durable, gate: id, now: now)
     }
 
+    /// The same for a gate whose state was read when its token was checked (the first attempt
+    /// uses that read).
+    public func ingest(framed body: [UInt8], gate state: GateState, now: Date = Date()) async throws -> UploadAck {
+        let (durable, records) = try Self.decodeFramed(body)
+        return try await ingest(records: records, durable: durable, gate: state.identity, read: state, now: now)
+    }
+
     public static func decodeFramed(_ body: [UInt8]) throws -> (UInt64, [Record]) {
         guard body.count >= 13, Array(body[0..<4]) == Wire.framedMagic else { throw WireError(code: "bad_request", message: "not a framed batch") }
         guard Int(body[4]) == Wire.version else { throw WireError(code: "version_mismatch", message: "protocol version \(body[4]); central speaks \(Wire.version)") }
@@ -77,8 +84,14 @@ extension CentralDB {
     /// and only if the gate's row is still what was read), and in a locked transaction when the
     /// batch settles offline claims or starts a new chain base, or when other writers keep racing.
     public func ingest(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
+        try await ingest(records: records, durable: durable, gate: id, read: nil, now: now)
+    }
+
+    func ingest(records: [Record], durable: UInt64, gate id: GateIdentity, read: GateState?, now: Date) async throws -> UploadAck {
+        var read = read
         for _ in 0..<3 {
-            switch try await ingestOptimistic(records, durable: durable, gate: id, now: now) {
+            defer { read = nil }
+            switch try await ingestOptimistic(records, durable: durable, gate: id, read: read, now: now) {
             case .done(.ack(let a)), .done(.stored(let a)): return a
             case .done(.refused(let e)): throw e
             case .raced: continue
@@ -89,15 +102,19 @@ extension CentralDB {
     }
 
     /// The same in one transaction that locks the gate's row first (the only path before the
-    /// optimistic one; kept for offline claims and rebases, and measured by the benchmark).
-    public func ingestLocked(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
+    /// optimistic one; kept for offline claims and rebases). `notifyInside` sends the
+    /// notification inside the transaction, as central did before: only for the benchmark's
+    /// before/after comparison.
+    public func ingestLocked(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date(), notifyInside: Bool = false) async throws -> UploadAck {
         let outcome: IngestOutcome = try await self.transaction { conn in
-            try await self.ingest(records, durable: durable, gate: id, now: now, conn: conn)
+            let o = try await self.ingest(records, durable: durable, gate: id, now: now, conn: conn)
+            if notifyInside, case .stored = o { try await conn.exec("SELECT pg_notify('postern_events', \(id.community))", logger: self.logger) }
+            return o
         }
         switch outcome {
         case .ack(let a): return a
         case .stored(let a):
-            eventNotifier.notify(id.community)
+            if !notifyInside { eventNotifier.notify(id.community) }
             return a
         case .refused(let e): throw e
         }
@@ -116,13 +133,18 @@ extension CentralDB {
     /// head that were read (compare-and-set; a concurrent batch makes it match no row and nothing
     /// is written), the community's numbers are taken in that statement (its row stays locked
     /// to the statement's commit, so `community_seq` still becomes visible in commit order), the
-    /// rows go in. Four round trips instead of eight (read; BEGIN, the statement, COMMIT), no
+    /// rows go in. Four round trips instead of eight (read, which over HTTP is the token check's
+    /// own; BEGIN, the statement, COMMIT), no
     /// connection held while the batch is checked, and the community row held for the insert and
     /// commit only. The readers are woken after the commit (`EventNotifier`).
-    private func ingestOptimistic(_ records: [Record], durable: UInt64, gate id: GateIdentity, now: Date) async throws -> Optimistic {
+    private func ingestOptimistic(_ records: [Record], durable: UInt64, gate id: GateIdentity, read: GateState?, now: Date) async throws -> Optimistic {
         var state: (acked: Int64, head: [UInt8], key: [UInt8]?, integrity: String?, rebase: Bool)?
-        for try await (a, h, k, i, r) in try await client.query("SELECT acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(id.gate)", logger: logger).decode((Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
-            state = (a, Array(h.readableBytesView), k.map { Array($0.readableBytesView) }, i, r)
+        if let r = read, r.identity == id {
+            state = (r.acked, r.head, r.key, r.integrity, r.rebase)
+        } else {
+            for try await (a, h, k, i, r) in try await client.query("SELECT acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(id.gate)", logger: logger).decode((Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
+                state = (a, Array(h.readableBytesView), k.map { Array($0.readableBytesView) }, i, r)
+            }
         }
         guard let st = state else { return .done(.refused(WireError(code: "unknown_gate", message: "gate \(id.gate) is not enrolled"))) }
         if let why = st.integrity { return .done(.refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))) }
