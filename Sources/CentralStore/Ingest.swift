@@ -177,37 +177,14 @@ extension CentralDB {
         // In an explicit transaction: postgres-nio ends a statement's rows at CommandComplete,
         // which for an implicit transaction comes before its commit; COMMIT's own completion
         // comes after the commit, so the answer is given only for what is durable.
-        let columns = cols
+        let statement = StoreBatch(last: last, head: ByteBuffer(bytes: head), durable: Int64(clamping: durable), lastWall: new.last!.wallNs, gate: id.gate, acked: st.acked, oldHead: ByteBuffer(bytes: st.head), n: n, firstSeq: firstSeq, cols: cols)
+        // In an explicit transaction: postgres-nio ends a statement's rows at CommandComplete,
+        // which for an implicit transaction comes before its commit; COMMIT's own completion
+        // comes after the commit, so the answer is given only for what is durable.
         let written: Bool = try await self.transaction { conn in
-        var written = false
-        for try await _ in try await conn.query("""
-            WITH g AS (
-                UPDATE gates SET acked_seq = \(last), chain_head = \(ByteBuffer(bytes: head)),
-                    durable_seq = GREATEST(durable_seq, \(Int64(clamping: durable))), last_wall_ns = \(new.last!.wallNs), last_upload = now()
-                WHERE id = \(id.gate) AND acked_seq = \(st.acked) AND chain_head = \(ByteBuffer(bytes: st.head)) AND integrity IS NULL AND NOT rebase
-                RETURNING community),
-            c AS (
-                UPDATE communities SET next_seq = next_seq + \(n) FROM g WHERE communities.id = g.community
-                RETURNING communities.id AS community, communities.next_seq - \(n) AS base),
-            i AS (
-                INSERT INTO events(gate, seq, community, community_seq, type, flags, wall_ns, mono_ns, chain, payload, late,
-                    kind, lane, direction, outcome, reason, person, person_kind, household, temperature, alert, flags_text, day)
-                SELECT \(id.gate), u.seq, c.community, c.base + u.seq - \(firstSeq) + 1, u.type, u.flags, u.wall, u.mono, u.chain, u.payload, u.late,
-                    NULLIF(u.kind, ''), NULLIF(u.lane, ''), NULLIF(u.direction, ''), NULLIF(u.outcome, ''), NULLIF(u.reason, ''),
-                    NULLIF(u.person, ''), NULLIF(u.person_kind, ''), NULLIF(u.household, ''), NULLIF(u.temp, 'NaN'::float8),
-                    NULLIF(u.alert, ''), NULLIF(u.flags_text, ''), u.day::date
-                FROM c, unnest(\(columns.seq)::int8[], \(columns.type)::int4[], \(columns.flags)::int4[],
-                    \(columns.wallNs)::int8[], \(columns.monoNs)::int8[], \(columns.chain)::bytea[], \(columns.payload)::bytea[], \(columns.late)::bool[],
-                    \(columns.kind)::text[], \(columns.lane)::text[], \(columns.direction)::text[], \(columns.outcome)::text[], \(columns.reason)::text[],
-                    \(columns.person)::text[], \(columns.personKind)::text[], \(columns.household)::text[], \(columns.temperature)::float8[],
-                    \(columns.alert)::text[], \(columns.flagsText)::text[], \(columns.day)::text[])
-                  AS u(seq, type, flags, wall, mono, chain, payload, late, kind, lane, direction, outcome, reason, person,
-                       person_kind, household, temp, alert, flags_text, day))
-            SELECT c.base FROM c
-            """, logger: self.logger) {
-            written = true
-        }
-        return written
+            var written = false
+            for try await _ in try await conn.execute(statement, logger: self.logger) { written = true }
+            return written
         }
         guard written else { return .raced }
         eventNotifier.notify(id.community)
@@ -533,4 +510,72 @@ struct Columns {
         flagsText.append(e?.decision?.flags.joined(separator: ",") ?? "")
         day.append(dayString(r.wallNs))
     }
+}
+
+/// A batch's whole write, prepared once per connection (a batch is parsed and planned once, not
+/// every time): the gate's row advanced only if it still holds what was read, the community's
+/// numbers taken (its row locked to commit), the rows inserted. One row back if written.
+struct StoreBatch: PostgresPreparedStatement {
+    static let sql = """
+        WITH g AS (
+            UPDATE gates SET acked_seq = $1, chain_head = $2, durable_seq = GREATEST(durable_seq, $3), last_wall_ns = $4, last_upload = now()
+            WHERE id = $5 AND acked_seq = $6 AND chain_head = $7 AND integrity IS NULL AND NOT rebase
+            RETURNING community),
+        c AS (
+            UPDATE communities SET next_seq = next_seq + $8 FROM g WHERE communities.id = g.community
+            RETURNING communities.id AS community, communities.next_seq - $8 AS base),
+        i AS (
+            INSERT INTO events(gate, seq, community, community_seq, type, flags, wall_ns, mono_ns, chain, payload, late,
+                kind, lane, direction, outcome, reason, person, person_kind, household, temperature, alert, flags_text, day)
+            SELECT $5, u.seq, c.community, c.base + u.seq - $9 + 1, u.type, u.flags, u.wall, u.mono, u.chain, u.payload, u.late,
+                NULLIF(u.kind, ''), NULLIF(u.lane, ''), NULLIF(u.direction, ''), NULLIF(u.outcome, ''), NULLIF(u.reason, ''),
+                NULLIF(u.person, ''), NULLIF(u.person_kind, ''), NULLIF(u.household, ''), NULLIF(u.temp, 'NaN'::float8),
+                NULLIF(u.alert, ''), NULLIF(u.flags_text, ''), u.day::date
+            FROM c, unnest($10::int8[], $11::int4[], $12::int4[], $13::int8[], $14::int8[], $15::bytea[], $16::bytea[], $17::bool[],
+                $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::float8[],
+                $27::text[], $28::text[], $29::text[])
+              AS u(seq, type, flags, wall, mono, chain, payload, late, kind, lane, direction, outcome, reason, person,
+                   person_kind, household, temp, alert, flags_text, day))
+        SELECT c.base FROM c
+        """
+    typealias Row = Int64
+
+    var last: Int64, head: ByteBuffer, durable: Int64, lastWall: Int64, gate: String, acked: Int64, oldHead: ByteBuffer, n: Int64, firstSeq: Int64
+    var cols: Columns
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 29)
+        b.append(last)
+        b.append(head)
+        b.append(durable)
+        b.append(lastWall)
+        b.append(gate)
+        b.append(acked)
+        b.append(oldHead)
+        b.append(n)
+        b.append(firstSeq)
+        b.append(cols.seq)
+        b.append(cols.type)
+        b.append(cols.flags)
+        b.append(cols.wallNs)
+        b.append(cols.monoNs)
+        b.append(cols.chain)
+        b.append(cols.payload)
+        b.append(cols.late)
+        b.append(cols.kind)
+        b.append(cols.lane)
+        b.append(cols.direction)
+        b.append(cols.outcome)
+        b.append(cols.reason)
+        b.append(cols.person)
+        b.append(cols.personKind)
+        b.append(cols.household)
+        b.append(cols.temperature)
+        b.append(cols.alert)
+        b.append(cols.flagsText)
+        b.append(cols.day)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
 }

@@ -219,25 +219,35 @@ let copyRows: [String] = try await {
     guard copied == Int64(total), copyRows.count == total else { throw CocoaError(.featureUnsupported) }
     return t
 }
+/// CPU seconds (user + system) used so far by a process.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return 0 }
+    let f = text[text.index(after: close)...].split(separator: " ")
+    // After the name: state is field 3, utime 14, stime 15 (so indexes 11 and 12 here).
+    guard f.count > 12, let u = Double(f[11]), let st = Double(f[12]) else { return 0 }
+    return (u + st) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+/// The throwaway cluster's processes: its postmaster and every child of it.
+func clusterPids() -> [Int32] {
+    guard let text = try? String(contentsOfFile: base + "/pg/data/postmaster.pid", encoding: .utf8), let pm = Int32(text.split(separator: "\n").first ?? "") else { return [] }
+    var out: [Int32] = [pm]
+    for d in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(d), let st = try? String(contentsOfFile: "/proc/\(d)/stat", encoding: .utf8), let close = st.lastIndex(of: ")") else { continue }
+        let f = st[st.index(after: close)...].split(separator: " ")
+        if f.count > 1, Int32(f[1]) == pm { out.append(pid) }
+    }
+    return out
+}
 if ProcessInfo.processInfo.environment["POSTERN_DIAG"] != nil {
-    // Diagnostic: one gate at a time (no contention), ms per batch of 100 by each path.
-    for pass in 0..<3 {
-        for locked in [false, true] {
-            try await resetCentral()
-            let all = bodies(batch: 100)
-            let t0 = now()
-            for (i, t) in tokens.prefix(20).enumerated() {
-                for b in all[i] {
-                    let id = CentralDB.GateIdentity(gate: t.gate, community: t.community)
-                    if locked {
-                        let (d, recs) = try CentralDB.decodeFramed(b)
-                        _ = try await db.ingestLocked(records: recs, durable: d, gate: id, notifyInside: true)
-                    } else {
-                        _ = try await db.ingest(framed: b, gate: id)
-                    }
-                }
-            }
-            progress("diag \(pass) \(locked ? "locked" : "optimistic"): " + String(format: "%.2f ms per batch", (now() - t0) * 1000 / 60))
+    // Where the CPU goes: this process (HTTP client and server, decoding, postgres-nio) and the
+    // cluster's processes (backends, WAL writer), for each way of ingesting and for the COPY.
+    for pass in 0..<2 {
+        for (name, size, via) in [("http100", 100, Via.http), ("store100", 100, .store), ("locked100", 100, .storeLocked), ("copy", 0, .http)] {
+            let pids = clusterPids()
+            let me0 = cpuSeconds(getpid()), pg0 = pids.map(cpuSeconds).reduce(0, +)
+            let t = size == 0 ? try await copyBaseline() : try await ingest(batch: size, via: via)
+            let me = cpuSeconds(getpid()) - me0, pg = clusterPids().map(cpuSeconds).reduce(0, +) - pg0
+            progress("diag \(pass) \(name): " + String(format: "%.2f s wall, %.2f s CPU here, %.2f s CPU in PostgreSQL", t, me, pg))
         }
     }
 }
@@ -381,7 +391,7 @@ progress("claims measured")
 
 /// One round: the kiosk started from its directory, `passages` entries through the pty scanner,
 /// the kiosk stopped. Returns each passage's scan → relay time.
-func scanRound(_ k: (dir: String, centralSection: String, pass: String), passages: Int, logger: Logger) async throws -> [Double] {
+func scanRound(_ k: (dir: String, centralSection: String, pass: String), passages: Int, raw: inout [Double], logger: Logger) async throws -> [Double] {
     let kdir = k.dir
     let thermo = try DeviceSimulator(kind: .asciiLine, link: kdir + "/dev/t")
     let scanner = try DeviceSimulator(kind: .serialLine, link: kdir + "/dev/q")
@@ -433,6 +443,9 @@ func scanRound(_ k: (dir: String, centralSection: String, pass: String), passage
     // The same settling time with the uplink off and on (on: hello, registry pull, peers poll).
     try await Task.sleep(for: .seconds(2))
     var lat: [Double] = []
+    let rawFD = open(kdir + "/raw-sync", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    defer { close(rawFD) }
+    let rawBytes = [UInt8](repeating: 0x61, count: 200)
     for i in 0..<passages {
         thermo.present(celsius: 36.5)
         try await Task.sleep(for: .milliseconds(40))
@@ -444,7 +457,13 @@ func scanRound(_ k: (dir: String, centralSection: String, pass: String), passage
             try await Task.sleep(for: .microseconds(200))
         }
         if let o = stamp.lock.withLock({ stamp.opened.last }), stamp.lock.withLock({ stamp.opened.count }) > before { lat.append(o - t) }
-        try await Task.sleep(for: .milliseconds(150 + (i % 3) * 10))
+        try await Task.sleep(for: .milliseconds(75 + (i % 3) * 5))
+        // The disk's own noise in the same moments: one raw 200-byte append + fdatasync.
+        let r0 = now()
+        _ = rawBytes.withUnsafeBytes { write(rawFD, $0.baseAddress, 200) }
+        _ = fdatasync(rawFD)
+        raw.append(now() - r0)
+        try await Task.sleep(for: .milliseconds(75 + (i % 3) * 5))
     }
     await kiosk.shutdown()
     _ = try? await runner.value
@@ -514,9 +533,16 @@ let scanRounds = Int(ProcessInfo.processInfo.environment["POSTERN_SCAN_ROUNDS"] 
 let scanPassages = Int(ProcessInfo.processInfo.environment["POSTERN_SCAN_PASSAGES"] ?? "") ?? 60
 var offAll: [Double] = [], onAll: [Double] = []
 var offP50: [Double] = [], onP50: [Double] = [], offP99: [Double] = [], onP99: [Double] = []
+var slowest: [String] = []
+var rawSync: [Double] = []
 for round in 0..<scanRounds {
     for central in (round % 2 == 0 ? [false, true] : [true, false]) {
-        let lat = try await scanRound(central ? kOn : kOff, passages: scanPassages, logger: logger)
+        var raw: [Double] = []
+        let lat = try await scanRound(central ? kOn : kOff, passages: scanPassages, raw: &raw, logger: logger)
+        rawSync += raw
+        // Which passages of the round were slow (their index: early ones overlap the start).
+        let slow = lat.enumerated().filter { $0.element > 0.005 }.map { String(format: "#%d %.1f", $0.offset, $0.element * 1000) }
+        slowest.append((central ? "on: " : "off: ") + slow.joined(separator: ", "))
         if central {
             onAll += lat; onP50.append(pct(lat, 0.5)); onP99.append(pct(lat, 0.99))
         } else {
@@ -524,12 +550,14 @@ for round in 0..<scanRounds {
         }
     }
     progress(String(format: "scan round %d/%d: off p50 %.2f p99 %.2f ms, on p50 %.2f p99 %.2f ms", round + 1, scanRounds, offP50.last! * 1000, offP99.last! * 1000, onP50.last! * 1000, onP99.last! * 1000))
+    if ProcessInfo.processInfo.environment["POSTERN_DIAG"] != nil { for s in slowest.suffix(2) { progress("  over 5 ms, " + s) } }
 }
 func msRange(_ xs: [Double]) -> String {
     let s = xs.sorted()
-    return String(format: "%.2f–%.2f ms", s.first! * 1000, s.last! * 1000)
+    return s.isEmpty ? "-" : String(format: "%.2f–%.2f ms", s.first! * 1000, s.last! * 1000)
 }
 row("kiosk scan→relay p99, entry (no claim), uplink on vs off, central in its own process (\(onAll.count)/\(offAll.count) of \(scanRounds * scanPassages) passages opened within 5 s, \(scanRounds) interleaved rounds)", ms(pct(onAll, 0.99)) + " (rounds " + msRange(onP99) + ")", ms(pct(offAll, 0.99)) + " uplink off (rounds " + msRange(offP99) + ")", String(format: "%.2f×", pct(onAll, 0.99) / pct(offAll, 0.99)), "unchanged")
+row("… in the same rounds, a raw 200-byte append + fdatasync in the kiosk's directory (\(rawSync.count), between passages): p50 / p99 / max", ms(pct(rawSync, 0.5)) + " / " + ms(pct(rawSync, 0.99)) + " / " + ms(rawSync.max() ?? .nan), "-", "-", "-")
 row("kiosk scan→relay p50, uplink on vs off", ms(pct(onAll, 0.5)) + " (rounds " + msRange(onP50) + ")", ms(pct(offAll, 0.5)) + " (rounds " + msRange(offP50) + ")", String(format: "%.2f×", pct(onAll, 0.5) / pct(offAll, 0.5)), "-")
-row("kiosk scan→relay p90 / max, uplink on vs off", ms(pct(onAll, 0.9)) + " / " + ms(onAll.max()!), ms(pct(offAll, 0.9)) + " / " + ms(offAll.max()!), "-", "-")
+row("kiosk scan→relay p90 / max, uplink on vs off", ms(pct(onAll, 0.9)) + " / " + ms(onAll.max() ?? .nan), ms(pct(offAll, 0.9)) + " / " + ms(offAll.max() ?? .nan), "-", "-")
 try? FileManager.default.removeItem(atPath: base)
