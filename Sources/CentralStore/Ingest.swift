@@ -147,12 +147,15 @@ extension CentralDB {
             }
         }
         guard let st = state else { return .done(.refused(WireError(code: "unknown_gate", message: "gate \(id.gate) is not enrolled"))) }
-        if let why = st.integrity { return .done(.refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))) }
+        // A state read before the body arrived refuses nothing by itself: read again first.
+        let fresh = read == nil
+        if let why = st.integrity { return fresh ? .done(.refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))) : .raced }
         if st.rebase { return .needsLock }
         if let refusal = try await checkHeld(records, acked: st.acked, gate: id.gate, on: nil) { return .done(.refused(refusal)) }
         let new = records.filter { Int64($0.seq) > st.acked }
         guard let first = new.first else { return .done(.ack(UploadAck(ackedSeq: UInt64(st.acked), late: 0, overdrafts: 0))) }
         guard Int64(first.seq) == st.acked + 1 else {
+            guard fresh else { return .raced }
             return .done(.refused(WireError(code: "gap", message: "central holds gate \(id.gate) up to seq \(st.acked); the batch starts at \(first.seq)", ackedSeq: UInt64(st.acked))))
         }
         let head: [UInt8]

@@ -165,6 +165,17 @@ struct StoreTests {
             // Per gate, community numbers rise with seq (each batch took its numbers at its commit).
             #expect(try Self.cluster.psql("SELECT bool_and(ok) FROM (SELECT community_seq > lag(community_seq, 1, 0::bigint) OVER (PARTITION BY gate ORDER BY seq) AS ok FROM events) x", db: cfg.dbName) == "t")
             #expect(try await db.findings().isEmpty)
+            // A state read before another batch committed (an upload's token check, then a slow
+            // body) refuses nothing by itself: central reads again.
+            let t3 = try await db.enrolGate(id: "g3", community: "c1", name: "w", kioskKey: nil)
+            let c = try KioskLog("race-c")
+            for i in 0..<20 { try c.passage(person: "t\(i)") }
+            let rc = try c.records()
+            let stale = try #require(try await db.authenticateGateReadingState(token: t3))
+            #expect(try await db.ingest(records: Array(rc[0..<10]), durable: 20, gate: stale.identity).ackedSeq == 10)
+            #expect(try await db.ingest(framed: Wire.framedBatch(durableSeq: 20, records: RecordFraming.encode(Array(rc[10..<20]))), gate: stale).ackedSeq == 20)
+            #expect(try Self.cluster.psql("SELECT COUNT(*) = 140 AND MAX(community_seq) = 140 AND COUNT(DISTINCT community_seq) = 140 FROM events", db: cfg.dbName) == "t")
+            #expect(try await db.authenticateGateReadingState(token: t3 + "x") == nil)
         }
     }
 
