@@ -50,6 +50,8 @@ let base = NSTemporaryDirectory() + "postern-central-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
 let pgPort = Int.random(in: 40_000...50_000)
 try sh(["/bin/bash", repo + "/scripts/pg-cluster.sh", "start", base + "/pg", String(pgPort)])
+// Torn down in reverse: central first (below), then the cluster, then the directory.
+defer { try? FileManager.default.removeItem(atPath: base) }
 defer { try? sh(["/bin/bash", repo + "/scripts/pg-cluster.sh", "destroy", base + "/pg"]) }
 try sh(["/usr/bin/psql", "-h", "127.0.0.1", "-p", String(pgPort), "-U", "postgres", "-c", "CREATE DATABASE bench"])
 
@@ -525,7 +527,21 @@ try """
     tls = "disable"
     """.write(toFile: centralConf, atomically: true, encoding: .utf8)
 let centralPid = try spawn([centralBin, "serve", "--config", centralConf], log: base + "/central.log")
-defer { kill(centralPid, SIGTERM); var st: Int32 = 0; waitpid(centralPid, &st, 0) }
+defer {
+    // SIGTERM, and SIGKILL if it has not ended within 10 s (this pid only).
+    kill(centralPid, SIGTERM)
+    var st: Int32 = 0
+    var waited = 0
+    while waitpid(centralPid, &st, WNOHANG) == 0 && waited < 100 {
+        usleep(100_000)
+        waited += 1
+    }
+    if waited >= 100 {
+        progress("postern-central did not end within 10 s of SIGTERM; killed")
+        kill(centralPid, SIGKILL)
+        waitpid(centralPid, &st, 0)
+    }
+}
 try await waitForPort(externalPort)
 progress("postern-central (\(centralBin)) pid \(centralPid) on \(externalPort)")
 KioskUplink.install()
@@ -560,4 +576,3 @@ row("kiosk scan→relay p99, entry (no claim), uplink on vs off, central in its 
 row("… in the same rounds, a raw 200-byte append + fdatasync in the kiosk's directory (\(rawSync.count), between passages): p50 / p99 / max", ms(pct(rawSync, 0.5)) + " / " + ms(pct(rawSync, 0.99)) + " / " + ms(rawSync.max() ?? .nan), "-", "-", "-")
 row("kiosk scan→relay p50, uplink on vs off", ms(pct(onAll, 0.5)) + " (rounds " + msRange(onP50) + ")", ms(pct(offAll, 0.5)) + " (rounds " + msRange(offP50) + ")", String(format: "%.2f×", pct(onAll, 0.5) / pct(offAll, 0.5)), "-")
 row("kiosk scan→relay p90 / max, uplink on vs off", ms(pct(onAll, 0.9)) + " / " + ms(onAll.max() ?? .nan), ms(pct(offAll, 0.9)) + " / " + ms(offAll.max() ?? .nan), "-", "-")
-try? FileManager.default.removeItem(atPath: base)
