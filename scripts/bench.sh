@@ -11,7 +11,9 @@ bash scripts/setup.sh
 if [ "${1:-}" = "central" ]; then
   # The central plane: ingest vs raw COPY, registry fan-out to 100 gates, claim p99, scan→relay
   # with the uplink on vs off (a throwaway PostgreSQL; as root it runs as `postgres`).
+  # postern-central is built next to it: the scan→relay rounds run the real binary as its own process.
   swift build -c release --package-path Benchmarks --product central-ratios
+  swift build -c release --package-path Benchmarks --product postern-central
   Benchmarks/.build/release/central-ratios
   # The live view through central: decision → SSE viewer of central's web front, paired with the
   # kiosk's own web front on the same passages; then POSTERN_VIEWERS viewers of one community.

@@ -35,11 +35,15 @@ struct Routes: Sendable {
         }
         r.post("/v1/gate/events") { req, _ in
             await guarded {
-                let g = try await gate(req)
                 if req.headers[.contentType] == Wire.framedContentType {
+                    // The token is checked before the body is read, by the read the upload needs anyway.
+                    guard let h = req.headers[.authorization], h.hasPrefix("Bearer "), let st = try await db.authenticateGateReadingState(token: String(h.dropFirst(7))) else {
+                        throw WireError(code: "unauthorized", message: "a gate token is required")
+                    }
                     let buf = try await req.body.collect(upTo: Wire.maxBodyBytes)
-                    return Self.json(try await db.ingest(framed: Array(buf.readableBytesView), gate: g))
+                    return Self.json(try await db.ingest(framed: Array(buf.readableBytesView), gate: st))
                 }
+                let g = try await gate(req)
                 let b: UploadBatch = try await decode(req)
                 return Self.json(try await db.ingest(b, gate: g))
             }

@@ -40,11 +40,15 @@ public final class CentralDB: Sendable {
     /// Registry changes kept for incremental pulls; older cursors get a snapshot.
     public let registryKeep: Int64
 
+    /// Wakes the long polls of every instance after events commit (see `EventNotifier`).
+    let eventNotifier: EventNotifier
+
     public init(client: PostgresClient, logger: Logger, lateAfterSeconds: Double = 60, registryKeep: Int64 = 10_000) {
         self.client = client
         self.logger = logger
         self.lateAfterSeconds = lateAfterSeconds
         self.registryKeep = registryKeep
+        self.eventNotifier = EventNotifier(client: client, logger: logger)
     }
 
     // MARK: migrations
@@ -138,16 +142,33 @@ public final class CentralDB: Sendable {
 
     /// The gate a bearer token names, or nil. Constant-time comparison of the token's hash.
     public func authenticateGate(token: String) async throws -> GateIdentity? {
+        try await authenticateGateReadingState(token: token)?.identity
+    }
+
+    /// A gate's upload state as read (without a lock) when its token was checked.
+    public struct GateState: Sendable {
+        public var identity: GateIdentity
+        var acked: Int64
+        var head: [UInt8]
+        var key: [UInt8]?
+        var integrity: String?
+        var rebase: Bool
+    }
+
+    /// The same check, reading the gate's upload state in the same query (an upload's first
+    /// read: one round trip less per batch).
+    public func authenticateGateReadingState(token: String) async throws -> GateState? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard token.utf8.count <= 300, parts.count == 4, parts[0] == "pst1", CentralID.isValid(String(parts[2])) else { return nil }
         let gate = String(parts[2])
         let want = Array(SHA256.hash(data: Array(token.utf8)))
-        for try await (community, stored) in try await client.query("SELECT community, token_hash FROM gates WHERE id = \(gate)", logger: logger).decode((String, ByteBuffer).self) {
+        for try await (community, stored, a, h, k, i, r) in try await client.query("SELECT community, token_hash, acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(gate)", logger: logger).decode((String, ByteBuffer, Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
             let have = Array(stored.readableBytesView)
             guard have.count == want.count else { return nil }
             var diff: UInt8 = 0
             for i in 0..<have.count { diff |= have[i] ^ want[i] }
-            return diff == 0 && community == String(parts[1]) ? GateIdentity(gate: gate, community: community) : nil
+            guard diff == 0 && community == String(parts[1]) else { return nil }
+            return GateState(identity: GateIdentity(gate: gate, community: community), acked: a, head: Array(h.readableBytesView), key: k.map { Array($0.readableBytesView) }, integrity: i, rebase: r)
         }
         return nil
     }
@@ -273,6 +294,53 @@ extension CentralDB {
         } catch let e as PostgresTransactionError {
             if let inner = e.closureError { throw inner }
             throw e
+        }
+    }
+}
+
+/// `NOTIFY postern_events, COMMUNITY` after events commit, outside the ingest's transaction.
+/// PostgreSQL serialises every transaction that notifies, cluster-wide, from its pre-commit to
+/// the end of its commit (a lock on "database 0" in async.c, held across the WAL flush): with the
+/// notification inside each batch's transaction, no two batches could share a commit flush. Here
+/// the communities to announce are gathered while one notifying statement runs, and sent
+/// together by the next one. A notification only wakes readers, who then read by
+/// `community_seq`; one lost (the instance dies between the commit and the notify, or the
+/// database is unreachable) delays a long poll to its timeout, it loses no event.
+final class EventNotifier: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending = Set<String>()
+    private var running = false
+    private let client: PostgresClient
+    private let logger: Logger
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    func notify(_ community: String) {
+        let start = lock.withLock {
+            pending.insert(community)
+            defer { running = true }
+            return !running
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = lock.withLock {
+                let b = pending
+                pending = []
+                if b.isEmpty { running = false }
+                return b
+            }
+            if batch.isEmpty { return }
+            do {
+                try await client.exec("SELECT pg_notify('postern_events', c) FROM unnest(\(Array(batch))::text[]) AS c", logger: logger)
+            } catch {
+                logger.notice("could not notify new events for \(batch.sorted().joined(separator: ", ")): \(error); long polls wake at their timeout")
+            }
         }
     }
 }

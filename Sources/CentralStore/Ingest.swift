@@ -30,7 +30,10 @@ extension CentralDB {
     }
 
     enum IngestOutcome {
+        /// Nothing new was stored (a retry of records central holds).
         case ack(UploadAck)
+        /// New records committed: the community's readers are woken.
+        case stored(UploadAck)
         case refused(WireError)
     }
 
@@ -46,6 +49,13 @@ extension CentralDB {
     public func ingest(framed body: [UInt8], gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
         let (durable, records) = try Self.decodeFramed(body)
         return try await ingest(records: records, durable: durable, gate: id, now: now)
+    }
+
+    /// The same for a gate whose state was read when its token was checked (the first attempt
+    /// uses that read).
+    public func ingest(framed body: [UInt8], gate state: GateState, now: Date = Date()) async throws -> UploadAck {
+        let (durable, records) = try Self.decodeFramed(body)
+        return try await ingest(records: records, durable: durable, gate: state.identity, read: state, now: now)
     }
 
     public static func decodeFramed(_ body: [UInt8]) throws -> (UInt64, [Record]) {
@@ -70,14 +80,170 @@ extension CentralDB {
         }
     }
 
+    /// Stores a batch: first optimistically (one read, then one statement that commits on its own
+    /// and only if the gate's row is still what was read), and in a locked transaction when the
+    /// batch settles offline claims or starts a new chain base, or when other writers keep racing.
     public func ingest(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date()) async throws -> UploadAck {
+        try await ingest(records: records, durable: durable, gate: id, read: nil, now: now)
+    }
+
+    func ingest(records: [Record], durable: UInt64, gate id: GateIdentity, read: GateState?, now: Date) async throws -> UploadAck {
+        var read = read
+        for _ in 0..<3 {
+            defer { read = nil }
+            switch try await ingestOptimistic(records, durable: durable, gate: id, read: read, now: now) {
+            case .done(.ack(let a)), .done(.stored(let a)): return a
+            case .done(.refused(let e)): throw e
+            case .raced: continue
+            case .needsLock: return try await ingestLocked(records: records, durable: durable, gate: id, now: now)
+            }
+        }
+        return try await ingestLocked(records: records, durable: durable, gate: id, now: now)
+    }
+
+    /// The same in one transaction that locks the gate's row first (the only path before the
+    /// optimistic one; kept for offline claims and rebases). `notifyInside` sends the
+    /// notification inside the transaction, as central did before: only for the benchmark's
+    /// before/after comparison.
+    public func ingestLocked(records: [Record], durable: UInt64, gate id: GateIdentity, now: Date = Date(), notifyInside: Bool = false) async throws -> UploadAck {
         let outcome: IngestOutcome = try await self.transaction { conn in
-            try await self.ingest(records, durable: durable, gate: id, now: now, conn: conn)
+            let o = try await self.ingest(records, durable: durable, gate: id, now: now, conn: conn)
+            if notifyInside, case .stored = o { try await conn.exec("SELECT pg_notify('postern_events', \(id.community))", logger: self.logger) }
+            return o
         }
         switch outcome {
         case .ack(let a): return a
+        case .stored(let a):
+            if !notifyInside { eventNotifier.notify(id.community) }
+            return a
         case .refused(let e): throw e
         }
+    }
+
+    enum Optimistic {
+        case done(IngestOutcome)
+        /// The gate's row changed between the read and the write (another instance or a retry):
+        /// nothing was written; read again.
+        case raced
+        case needsLock
+    }
+
+    /// What `ingest(…conn:)` checks, on a read without a lock; then every write in one statement
+    /// (in its own short transaction): the gate's row advances only if it still holds the acknowledged sequence and
+    /// head that were read (compare-and-set; a concurrent batch makes it match no row and nothing
+    /// is written), the community's numbers are taken in that statement (its row stays locked
+    /// to the statement's commit, so `community_seq` still becomes visible in commit order), the
+    /// rows go in. Four round trips instead of eight (read, which over HTTP is the token check's
+    /// own; BEGIN, the statement, COMMIT), no
+    /// connection held while the batch is checked, and the community row held for the insert and
+    /// commit only. The readers are woken after the commit (`EventNotifier`).
+    private func ingestOptimistic(_ records: [Record], durable: UInt64, gate id: GateIdentity, read: GateState?, now: Date) async throws -> Optimistic {
+        var state: (acked: Int64, head: [UInt8], key: [UInt8]?, integrity: String?, rebase: Bool)?
+        if let r = read, r.identity == id {
+            state = (r.acked, r.head, r.key, r.integrity, r.rebase)
+        } else {
+            for try await (a, h, k, i, r) in try await client.query("SELECT acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(id.gate)", logger: logger).decode((Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
+                state = (a, Array(h.readableBytesView), k.map { Array($0.readableBytesView) }, i, r)
+            }
+        }
+        guard let st = state else { return .done(.refused(WireError(code: "unknown_gate", message: "gate \(id.gate) is not enrolled"))) }
+        // A state read before the body arrived refuses nothing by itself: read again first.
+        let fresh = read == nil
+        if let why = st.integrity { return fresh ? .done(.refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))) : .raced }
+        if st.rebase { return .needsLock }
+        if let refusal = try await checkHeld(records, acked: st.acked, gate: id.gate, on: nil) { return .done(.refused(refusal)) }
+        let new = records.filter { Int64($0.seq) > st.acked }
+        guard let first = new.first else { return .done(.ack(UploadAck(ackedSeq: UInt64(st.acked), late: 0, overdrafts: 0))) }
+        guard Int64(first.seq) == st.acked + 1 else {
+            guard fresh else { return .raced }
+            return .done(.refused(WireError(code: "gap", message: "central holds gate \(id.gate) up to seq \(st.acked); the batch starts at \(first.seq)", ackedSeq: UInt64(st.acked))))
+        }
+        let head: [UInt8]
+        switch checkChain(new, head: st.head, rebase: false, key: st.key, gate: id.gate) {
+        case .success(let h): head = h
+        case .failure(let e): return .done(.refused(e))
+        }
+        var cols = Columns(capacity: new.count)
+        var late = 0
+        let nowNs = Int64(now.timeIntervalSince1970 * 1e9)
+        let lateNs = Int64(lateAfterSeconds * 1e9)
+        let decoder = JSONDecoder()
+        for r in new {
+            let isLate = nowNs - r.wallNs > lateNs
+            if isLate { late += 1 }
+            let (fields, e) = Self.indexed(r, decoder: decoder)
+            // An offline decision spends a shared right on upload: the locked path settles it.
+            if let e, let d = e.decision, d.flags.contains(CrossGate.Flag.offline), d.outcome == .admit, d.personID != nil { return .needsLock }
+            cols.add(r, communitySeq: 0, late: isLate, fields: fields, event: e)
+        }
+        let n = Int64(new.count), firstSeq = Int64(first.seq), last = Int64(new.last!.seq)
+        // In an explicit transaction: postgres-nio ends a statement's rows at CommandComplete,
+        // which for an implicit transaction comes before its commit; COMMIT's own completion
+        // comes after the commit, so the answer is given only for what is durable.
+        let statement = StoreBatch(last: last, head: ByteBuffer(bytes: head), durable: Int64(clamping: durable), lastWall: new.last!.wallNs, gate: id.gate, acked: st.acked, oldHead: ByteBuffer(bytes: st.head), n: n, firstSeq: firstSeq, cols: cols)
+        // In an explicit transaction: postgres-nio ends a statement's rows at CommandComplete,
+        // which for an implicit transaction comes before its commit; COMMIT's own completion
+        // comes after the commit, so the answer is given only for what is durable.
+        let written: Bool = try await self.transaction { conn in
+            var written = false
+            for try await _ in try await conn.execute(statement, logger: self.logger) { written = true }
+            return written
+        }
+        guard written else { return .raced }
+        eventNotifier.notify(id.community)
+        return .done(.stored(UploadAck(ackedSeq: UInt64(last), late: late, overdrafts: 0)))
+    }
+
+    /// Records central already holds (seq ≤ acked): a retry must carry the same chain, or the
+    /// kiosk's log changed after upload. Stored events never change, so no lock is needed.
+    private func checkHeld(_ records: [Record], acked: Int64, gate: String, on conn: PostgresConnection?) async throws -> WireError? {
+        let old = records.filter { Int64($0.seq) <= acked }
+        guard !old.isEmpty else { return nil }
+        var held: [Int64: [UInt8]] = [:]
+        let seqs = old.map { Int64($0.seq) }
+        let q: PostgresQuery = "SELECT seq, chain FROM events WHERE gate = \(gate) AND seq = ANY(\(seqs))"
+        let rows = try await (conn != nil ? conn!.query(q, logger: logger) : client.query(q, logger: logger))
+        for try await (s, c) in rows.decode((Int64, ByteBuffer).self) { held[s] = Array(c.readableBytesView) }
+        guard let bad = old.first(where: { r in held[Int64(r.seq)].map { h in h != r.chain } ?? false }) else { return nil }
+        let why = "gate \(gate) sent seq \(bad.seq) with a different chain than central holds: its log was rewritten after upload"
+        flag(gate: gate, seq: Int64(bad.seq), kind: "rewritten", message: why)
+        return WireError(code: "integrity", message: why, ackedSeq: UInt64(acked))
+    }
+
+    /// Each new record must continue the chain from `head` (a gap record that set damaged bytes
+    /// aside may be followed by a new base), and each signed checkpoint must verify. Returns the
+    /// new head, or the refusal (the finding recorded).
+    private func checkChain(_ new: [Record], head start: [UInt8], rebase: Bool, key: [UInt8]?, gate: String) -> Result<[UInt8], WireError> {
+        var head = start
+        var afterGap = rebase
+        let acked = UInt64(new.first!.seq - 1)
+        for r in new {
+            if !afterGap && !r.continues(head) {
+                let why = "gate \(gate) seq \(r.seq) does not continue the chain central holds: records were removed, reordered or rewritten"
+                flag(gate: gate, seq: Int64(r.seq), kind: "chain_broken", message: why)
+                return .failure(WireError(code: "integrity", message: why, ackedSeq: acked))
+            }
+            if r.type == Checkpoint.type && !r.flags.contains(.redacted) {
+                if let why = Self.checkCheckpoint(r, previous: head, key: key) {
+                    flag(gate: gate, seq: Int64(r.seq), kind: "checkpoint", message: "gate \(gate) seq \(r.seq): \(why)")
+                    return .failure(WireError(code: "integrity", message: why, ackedSeq: acked))
+                }
+            }
+            afterGap = r.type == GapRecord.type && !r.flags.contains(.redacted) && (GapRecord.parse(r.payload)?.setAside ?? true)
+            head = r.chain
+        }
+        return .success(head)
+    }
+
+    /// The indexed fields by the mirror's single-pass reader; the full decoder only for a
+    /// decision that carries flags (or what the reader declines).
+    static func indexed(_ r: Record, decoder: JSONDecoder) -> (IndexedFields?, GateEvent?) {
+        guard !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 else { return (nil, nil) }
+        let fields = IndexedFields.parse(r.payload)
+        if fields == nil || (fields?.outcome != nil && !contains(r.payload, emptyFlags)) {
+            return (fields, try? decoder.decode(GateEvent.self, from: Data(r.payload)))
+        }
+        return (fields, nil)
     }
 
     private func ingest(_ records: [Record], durable: UInt64, gate id: GateIdentity, now: Date, conn: PostgresConnection) async throws -> IngestOutcome {
@@ -85,23 +251,10 @@ extension CentralDB {
         for try await (a, h, k, i, r) in try await conn.query("SELECT acked_seq, chain_head, kiosk_key, integrity, rebase FROM gates WHERE id = \(id.gate) FOR UPDATE", logger: logger).decode((Int64, ByteBuffer, ByteBuffer?, String?, Bool).self) {
             state = (a, Array(h.readableBytesView), k.map { Array($0.readableBytesView) }, i, r)
         }
-        guard var st = state else { return .refused(WireError(code: "unknown_gate", message: "gate \(id.gate) is not enrolled")) }
+        guard let st = state else { return .refused(WireError(code: "unknown_gate", message: "gate \(id.gate) is not enrolled")) }
         if let why = st.integrity { return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked))) }
 
-        // Records central already holds: a retry must carry the same chain, or the kiosk's log changed.
-        let old = records.filter { Int64($0.seq) <= st.acked }
-        if !old.isEmpty {
-            var held: [Int64: [UInt8]] = [:]
-            let seqs = old.map { Int64($0.seq) }
-            for try await (s, c) in try await conn.query("SELECT seq, chain FROM events WHERE gate = \(id.gate) AND seq = ANY(\(seqs))", logger: logger).decode((Int64, ByteBuffer).self) {
-                held[s] = Array(c.readableBytesView)
-            }
-            if let bad = old.first(where: { r in held[Int64(r.seq)].map { h in h != r.chain } ?? false }) {
-                let why = "gate \(id.gate) sent seq \(bad.seq) with a different chain than central holds: its log was rewritten after upload"
-                try await flag(gate: id.gate, seq: Int64(bad.seq), kind: "rewritten", message: why, conn: conn)
-                return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
-            }
-        }
+        if let refusal = try await checkHeld(records, acked: st.acked, gate: id.gate, on: conn) { return .refused(refusal) }
         let new = records.filter { Int64($0.seq) > st.acked }
         guard let first = new.first else {
             return .ack(UploadAck(ackedSeq: UInt64(st.acked), late: 0, overdrafts: 0))
@@ -111,23 +264,10 @@ extension CentralDB {
         }
 
         // The chain, and the kiosk's signed checkpoints.
-        var head = st.head
-        var afterGap = st.rebase
-        for r in new {
-            if !afterGap && !r.continues(head) {
-                let why = "gate \(id.gate) seq \(r.seq) does not continue the chain central holds: records were removed, reordered or rewritten"
-                try await flag(gate: id.gate, seq: Int64(r.seq), kind: "chain_broken", message: why, conn: conn)
-                return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
-            }
-            if r.type == Checkpoint.type && !r.flags.contains(.redacted) {
-                if let why = Self.checkCheckpoint(r, previous: head, key: st.key) {
-                    try await flag(gate: id.gate, seq: Int64(r.seq), kind: "checkpoint", message: "gate \(id.gate) seq \(r.seq): \(why)", conn: conn)
-                    return .refused(WireError(code: "integrity", message: why, ackedSeq: UInt64(st.acked)))
-                }
-            }
-            // A gap record that set damaged bytes aside may be followed by a new chain base.
-            afterGap = r.type == GapRecord.type && !r.flags.contains(.redacted) && (GapRecord.parse(r.payload)?.setAside ?? true)
-            head = r.chain
+        let head: [UInt8]
+        switch checkChain(new, head: st.head, rebase: st.rebase, key: st.key, gate: id.gate) {
+        case .success(let h): head = h
+        case .failure(let e): return .refused(e)
         }
         if st.rebase {
             try await conn.exec("INSERT INTO integrity_findings(gate, seq, kind, message) VALUES (\(id.gate), \(Int64(first.seq)), 'rebased', 'chain accepted from here after an admin cleared the finding')", logger: logger)
@@ -150,16 +290,7 @@ extension CentralDB {
         for (i, r) in new.enumerated() {
             let isLate = nowNs - r.wallNs > lateNs
             if isLate { late += 1 }
-            // The indexed fields by the mirror's single-pass reader; the full decoder only for a
-            // decision that carries flags (or what the reader declines).
-            var fields: IndexedFields? = nil
-            var e: GateEvent? = nil
-            if !r.flags.contains(.redacted), r.type >= 1, r.type <= 7 {
-                fields = IndexedFields.parse(r.payload)
-                if fields == nil || (fields?.outcome != nil && !Self.contains(r.payload, Self.emptyFlags)) {
-                    e = try? decoder.decode(GateEvent.self, from: Data(r.payload))
-                }
-            }
+            let (fields, e) = Self.indexed(r, decoder: decoder)
             cols.add(r, communitySeq: base + Int64(i), late: isLate, fields: fields, event: e)
             if let e, let d = e.decision, d.flags.contains(CrossGate.Flag.offline), d.outcome == .admit, let person = d.personID {
                 let at = Int64(e.at)
@@ -203,9 +334,7 @@ extension CentralDB {
             UPDATE gates SET acked_seq = \(last), chain_head = \(ByteBuffer(bytes: head)), durable_seq = GREATEST(durable_seq, \(Int64(clamping: durable))),
                 last_wall_ns = \(lastWall), last_upload = now(), rebase = false WHERE id = \(id.gate)
             """, logger: logger)
-        try await conn.exec("SELECT pg_notify('postern_events', \(id.community))", logger: logger)
-        st.acked = last
-        return .ack(UploadAck(ackedSeq: UInt64(last), late: late, overdrafts: overdrafts))
+        return .stored(UploadAck(ackedSeq: UInt64(last), late: late, overdrafts: overdrafts))
     }
 
     static let emptyFlags = Array("\"flags\":[]".utf8)
@@ -236,7 +365,7 @@ extension CentralDB {
 
     /// Records an integrity finding and stops the gate's uploads until an admin clears it. Runs in
     /// its own transaction so the finding stays even though the batch is refused.
-    func flag(gate: String, seq: Int64?, kind: String, message: String, conn: PostgresConnection) async throws {
+    func flag(gate: String, seq: Int64?, kind: String, message: String) {
         logger.critical("integrity: \(message)")
         let client = self.client
         let logger = self.logger
@@ -305,9 +434,10 @@ extension CentralDB {
         public var message: String
     }
 
+    /// Every finding, or one gate's (a NULL bind has no type: the cast gives it one).
     public func findings(gate: String? = nil) async throws -> [Finding] {
         var out: [Finding] = []
-        for try await (g, s, k, m) in try await client.query("SELECT gate, seq, kind, message FROM integrity_findings WHERE \(gate) IS NULL OR gate = \(gate) ORDER BY id", logger: logger).decode((String, Int64?, String, String).self) {
+        for try await (g, s, k, m) in try await client.query("SELECT gate, seq, kind, message FROM integrity_findings WHERE \(gate)::text IS NULL OR gate = \(gate) ORDER BY id", logger: logger).decode((String, Int64?, String, String).self) {
             out.append(Finding(gate: g, seq: s, kind: k, message: m))
         }
         return out
@@ -337,7 +467,20 @@ struct Columns {
     var person: [String] = [], personKind: [String] = [], household: [String] = [], temperature: [Double] = []
     var alert: [String] = [], flagsText: [String] = [], day: [String] = []
 
+    /// Local day per quarter hour of wall time: every zone's offset is a multiple of 15 minutes,
+    /// so a day never begins inside a quarter, and formatting once per quarter gives the same days.
+    var dayCache: [Int64: String] = [:]
+
     init(capacity: Int) {}
+
+    mutating func dayString(_ wallNs: Int64) -> String {
+        let quarter: Int64 = 900_000_000_000
+        let q = wallNs >= 0 ? wallNs / quarter : (wallNs - quarter + 1) / quarter
+        if let d = dayCache[q] { return d }
+        let d = Self.dayFormat.string(from: Date(timeIntervalSince1970: Double(q * quarter) / 1e9))
+        dayCache[q] = d
+        return d
+    }
 
     static let dayFormat: DateFormatter = {
         let f = DateFormatter()
@@ -368,6 +511,74 @@ struct Columns {
         temperature.append(f?.temperature ?? e?.decision?.temperature ?? .nan)
         alert.append(f?.alert ?? e?.alert ?? "")
         flagsText.append(e?.decision?.flags.joined(separator: ",") ?? "")
-        day.append(Self.dayFormat.string(from: Date(timeIntervalSince1970: Double(r.wallNs) / 1e9)))
+        day.append(dayString(r.wallNs))
     }
+}
+
+/// A batch's whole write, prepared once per connection (a batch is parsed and planned once, not
+/// every time): the gate's row advanced only if it still holds what was read, the community's
+/// numbers taken (its row locked to commit), the rows inserted. One row back if written.
+struct StoreBatch: PostgresPreparedStatement {
+    static let sql = """
+        WITH g AS (
+            UPDATE gates SET acked_seq = $1, chain_head = $2, durable_seq = GREATEST(durable_seq, $3), last_wall_ns = $4, last_upload = now()
+            WHERE id = $5 AND acked_seq = $6 AND chain_head = $7 AND integrity IS NULL AND NOT rebase
+            RETURNING community),
+        c AS (
+            UPDATE communities SET next_seq = next_seq + $8 FROM g WHERE communities.id = g.community
+            RETURNING communities.id AS community, communities.next_seq - $8 AS base),
+        i AS (
+            INSERT INTO events(gate, seq, community, community_seq, type, flags, wall_ns, mono_ns, chain, payload, late,
+                kind, lane, direction, outcome, reason, person, person_kind, household, temperature, alert, flags_text, day)
+            SELECT $5, u.seq, c.community, c.base + u.seq - $9 + 1, u.type, u.flags, u.wall, u.mono, u.chain, u.payload, u.late,
+                NULLIF(u.kind, ''), NULLIF(u.lane, ''), NULLIF(u.direction, ''), NULLIF(u.outcome, ''), NULLIF(u.reason, ''),
+                NULLIF(u.person, ''), NULLIF(u.person_kind, ''), NULLIF(u.household, ''), NULLIF(u.temp, 'NaN'::float8),
+                NULLIF(u.alert, ''), NULLIF(u.flags_text, ''), u.day::date
+            FROM c, unnest($10::int8[], $11::int4[], $12::int4[], $13::int8[], $14::int8[], $15::bytea[], $16::bytea[], $17::bool[],
+                $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::float8[],
+                $27::text[], $28::text[], $29::text[])
+              AS u(seq, type, flags, wall, mono, chain, payload, late, kind, lane, direction, outcome, reason, person,
+                   person_kind, household, temp, alert, flags_text, day))
+        SELECT c.base FROM c
+        """
+    typealias Row = Int64
+
+    var last: Int64, head: ByteBuffer, durable: Int64, lastWall: Int64, gate: String, acked: Int64, oldHead: ByteBuffer, n: Int64, firstSeq: Int64
+    var cols: Columns
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 29)
+        b.append(last)
+        b.append(head)
+        b.append(durable)
+        b.append(lastWall)
+        b.append(gate)
+        b.append(acked)
+        b.append(oldHead)
+        b.append(n)
+        b.append(firstSeq)
+        b.append(cols.seq)
+        b.append(cols.type)
+        b.append(cols.flags)
+        b.append(cols.wallNs)
+        b.append(cols.monoNs)
+        b.append(cols.chain)
+        b.append(cols.payload)
+        b.append(cols.late)
+        b.append(cols.kind)
+        b.append(cols.lane)
+        b.append(cols.direction)
+        b.append(cols.outcome)
+        b.append(cols.reason)
+        b.append(cols.person)
+        b.append(cols.personKind)
+        b.append(cols.household)
+        b.append(cols.temperature)
+        b.append(cols.alert)
+        b.append(cols.flagsText)
+        b.append(cols.day)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
 }

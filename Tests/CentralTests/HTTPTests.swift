@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CentralServer
 import CentralStore
 import CentralWire
+import EventLog
 import Foundation
 import GateCore
 import GateDaemon
@@ -198,6 +199,23 @@ struct HTTPTests {
         #expect(try await RunningCentral.request(u + "/v1/gate/hello", method: .POST, body: Array("{}".utf8), headers: [("Authorization", "Bearer pst1.c1.g1.AAAA")]).0 == 401)
         #expect(try await RunningCentral.request(u + "/v1/gate/hello", method: .POST, body: Array("{}".utf8), headers: [("Authorization", "Bearer " + String(repeating: "x", count: 5000))]).0 == 401)
         #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: Array("not json".utf8), headers: auth).0 == 400)
+        // Framed uploads: the token (checked with the gate's state in one read) before the body;
+        // then every record's framing and CRC before any write.
+        let framed = [("Content-Type", Wire.framedContentType)]
+        let log = try KioskLog("hostile-framed")
+        for i in 0..<3 { try log.passage(person: "r\(i)") }
+        let good = Wire.framedBatch(durableSeq: 3, records: RecordFraming.encode(try log.records()))
+        var flipped = good
+        flipped[flipped.count - 2] ^= 0x01
+        #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: good, headers: framed).0 == 401)
+        #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: good, headers: framed + [("Authorization", "Bearer pst1.c1.g1.AAAA")]).0 == 401)
+        #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: good, headers: framed + [("Authorization", "Bearer " + token.replacingOccurrences(of: ".c1.", with: ".c2."))]).0 == 401)
+        #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: Array("not framed".utf8), headers: framed + auth).0 == 400)
+        #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: flipped, headers: framed + auth).0 == 400)
+        #expect(try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: Array(good.prefix(good.count - 5)), headers: framed + auth).0 == 400)
+        #expect(try Self.cluster.psql("SELECT COUNT(*) FROM events", db: cfg.dbName) == "0")
+        let (okStatus, okBody) = try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: good, headers: framed + auth)
+        #expect(okStatus == 200 && okBody.contains("\"ackedSeq\":3"))
         let huge: [UInt8] = Array(repeating: 0x20, count: Wire.maxBodyBytes + 10)
         let hugeStatus = try await RunningCentral.request(u + "/v1/gate/events", method: .POST, body: huge, headers: auth).0
         #expect(hugeStatus >= 400)

@@ -117,6 +117,65 @@ struct StoreTests {
             }
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await db.findings(gate: "g1").contains { $0.kind == "chain_broken" })
+            #expect(try await db.findings().count == (try await db.findings(gate: "g1")).count)
+        }
+    }
+
+    @Test("one gate's batches sent many times at once (retries, two instances): each record stored once, acks agree, community numbers dense and in commit order")
+    func concurrentRetries() async throws {
+        try await withCentralDB(Self.cluster, "race") { db, cfg in
+            try await seedOrg(db)
+            _ = try await db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+            _ = try await db.enrolGate(id: "g2", community: "c1", name: "s", kioskKey: nil)
+            let a = try KioskLog("race-a"), b = try KioskLog("race-b")
+            for i in 0..<60 { try a.passage(person: "r\(i)") }
+            for i in 0..<60 { try b.passage(person: "s\(i)", direction: .in) }
+            let ra = try a.records(), rb = try b.records()
+            // Three batches per gate, each sent 6 times concurrently, in order per sender.
+            let acks = try await withThrowingTaskGroup(of: [UInt64].self) { g in
+                for sender in 0..<12 {
+                    let (recs, gate) = sender % 2 == 0 ? (ra, "g1") : (rb, "g2")
+                    g.addTask {
+                        var out: [UInt64] = []
+                        for at in stride(from: 0, to: 60, by: 20) {
+                            while true {
+                                do {
+                                    out.append(try await db.ingest(records: Array(recs[at..<at + 20]), durable: 60, gate: .init(gate: gate, community: "c1")).ackedSeq)
+                                    break
+                                } catch let e as WireError where e.code == "gap" {
+                                    // Another sender has not committed the batch before this one yet.
+                                    try await Task.sleep(for: .milliseconds(5))
+                                } catch {
+                                    Issue.record("\(String(reflecting: error))")
+                                    throw error
+                                }
+                            }
+                        }
+                        return out
+                    }
+                }
+                var all: [[UInt64]] = []
+                for try await x in g { all.append(x) }
+                return all
+            }
+            // An answer covers at least its batch (a later one if another sender got further).
+            #expect(acks.allSatisfy { $0.count == 3 && $0[0] >= 20 && $0[1] >= 40 && $0[2] == 60 && $0 == $0.sorted() })
+            #expect(try Self.cluster.psql("SELECT COUNT(*) = 120 AND COUNT(DISTINCT (gate, seq)) = 120 AND MIN(community_seq) = 1 AND MAX(community_seq) = 120 AND COUNT(DISTINCT community_seq) = 120 FROM events", db: cfg.dbName) == "t")
+            #expect(try Self.cluster.psql("SELECT string_agg(acked_seq::text, ',' ORDER BY id) FROM gates", db: cfg.dbName) == "60,60")
+            // Per gate, community numbers rise with seq (each batch took its numbers at its commit).
+            #expect(try Self.cluster.psql("SELECT bool_and(ok) FROM (SELECT community_seq > lag(community_seq, 1, 0::bigint) OVER (PARTITION BY gate ORDER BY seq) AS ok FROM events) x", db: cfg.dbName) == "t")
+            #expect(try await db.findings().isEmpty)
+            // A state read before another batch committed (an upload's token check, then a slow
+            // body) refuses nothing by itself: central reads again.
+            let t3 = try await db.enrolGate(id: "g3", community: "c1", name: "w", kioskKey: nil)
+            let c = try KioskLog("race-c")
+            for i in 0..<20 { try c.passage(person: "t\(i)") }
+            let rc = try c.records()
+            let stale = try #require(try await db.authenticateGateReadingState(token: t3))
+            #expect(try await db.ingest(records: Array(rc[0..<10]), durable: 20, gate: stale.identity).ackedSeq == 10)
+            #expect(try await db.ingest(framed: Wire.framedBatch(durableSeq: 20, records: RecordFraming.encode(Array(rc[10..<20]))), gate: stale).ackedSeq == 20)
+            #expect(try Self.cluster.psql("SELECT COUNT(*) = 140 AND MAX(community_seq) = 140 AND COUNT(DISTINCT community_seq) = 140 FROM events", db: cfg.dbName) == "t")
+            #expect(try await db.authenticateGateReadingState(token: t3 + "x") == nil)
         }
     }
 
