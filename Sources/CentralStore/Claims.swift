@@ -23,12 +23,13 @@ extension CentralDB {
         let lower: Int64, upper: Int64, allowed: Int
         switch c {
         case .quota(_, _, let window, let n):
+            // Values may come from storage (a community's quota days): saturate, never trap.
             lower = at
-            upper = at + max(1, window)
+            upper = WireTime.saturatingAdd(at, max(1, window))
             allowed = n
         case .visitorEntry(_, let start, let n):
             lower = start
-            upper = start + 1
+            upper = WireTime.saturatingAdd(start, 1)
             allowed = n
         }
         for slot in 0..<max(1, min(allowed, 50)) {
@@ -42,12 +43,23 @@ extension CentralDB {
         return nil
     }
 
+    /// Every number of a claim checked before any arithmetic on it: the time within a week of
+    /// central's clock, a quota window of 1 s to 366 days (a visitor's approval start a sane
+    /// time), 1 to 50 slots. Anything else is `bad_claim` (400), never a trap.
+    public static func checkRange(_ r: ClaimRequest, now: Int64) throws {
+        let windowOK = switch r.kind {
+        case .quota: (1...366 * 86_400).contains(r.window)
+        case .visitorEntry: WireTime.isSane(r.window)
+        }
+        guard (1...50).contains(r.allowed), windowOK, WireTime.isSane(r.at), WireTime.isSane(now), (r.at - now).magnitude < 7 * 86_400 else {
+            throw WireError(code: "bad_claim", message: "window, allowed or time out of range")
+        }
+    }
+
     /// An online claim from a gate (a person waiting at the lane).
     public func claim(_ r: ClaimRequest, gate id: GateIdentity) async throws -> ClaimResponse {
         guard r.subject.utf8.count <= 200, r.person.utf8.count <= 200, r.lane.utf8.count <= 64, !r.subject.isEmpty else { throw WireError(code: "bad_claim", message: "subject, person or lane too long or empty") }
-        guard (1...50).contains(r.allowed), r.window >= 0, r.window <= 366 * 86_400 || r.kind == .visitorEntry, abs(r.at - Int64(Date().timeIntervalSince1970)) < 7 * 86_400 else {
-            throw WireError(code: "bad_claim", message: "window, allowed or time out of range")
-        }
+        try Self.checkRange(r, now: Int64(Date().timeIntervalSince1970))
         let claim: CrossGate.Claim
         switch r.kind {
         case .quota:

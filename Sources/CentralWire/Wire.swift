@@ -64,6 +64,31 @@ public enum Wire {
     }()
 }
 
+/// The one range check for a time that arrives from outside (a gate's claim, an account's
+/// registry write, a record's wall clock): seconds since the epoch, not negative and before
+/// 2100-01-01. Whatever passes can be added to, subtracted from and scaled to nanoseconds
+/// without overflow, so arithmetic after the check cannot trap. Central's ingest can use the
+/// same check (`WireTime.isSane(nanoseconds:)` for `wallNs`, `isSane(_: Double)` for JSON times).
+public enum WireTime {
+    /// 2100-01-01T00:00:00Z.
+    public static let latest: Int64 = 4_102_444_800
+    public static let range: ClosedRange<Int64> = 0...latest
+
+    public static func isSane(_ seconds: Int64) -> Bool { range.contains(seconds) }
+
+    /// A JSON number: finite and in range (1e300, NaN and -0.5 are not).
+    public static func isSane(_ seconds: Double) -> Bool { seconds.isFinite && seconds >= 0 && seconds <= Double(latest) }
+
+    public static func isSane(nanoseconds: Int64) -> Bool { nanoseconds >= 0 && nanoseconds / 1_000_000_000 <= latest }
+
+    /// `a + b` clamped to Int64's range: for arithmetic on values read back from storage, which
+    /// an older version may have written without the checks above.
+    public static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (v, o) = a.addingReportingOverflow(b)
+        return o ? (b > 0 ? .max : .min) : v
+    }
+}
+
 /// A refusal, with a code a program can switch on.
 public struct WireError: Codable, Sendable, Error, CustomStringConvertible {
     public var code: String

@@ -1,0 +1,82 @@
+import AsyncHTTPClient
+import CentralServer
+import CentralStore
+import CentralWire
+import Foundation
+import GateCore
+import HummingbirdBcrypt
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+import Uplink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The findings of the attack on postern-central of 2026-11-30 (docs/SECURITY.md), one test
+/// each, against a real PostgreSQL and a real HTTP listener. Each test states what central must
+/// do with the attacker's input; each failed before its fix.
+@Suite("central: attack of 2026-11-30", .serialized)
+struct AttackTests {
+    static let cluster = try! PGCluster()
+
+    static func basic(_ u: String, _ p: String) -> [(String, String)] { [("Authorization", "Basic " + Data("\(u):\(p)".utf8).base64EncodedString())] }
+    static func bearer(_ t: String) -> [(String, String)] { [("Authorization", "Bearer " + t)] }
+
+    static func post(_ url: String, _ json: String, _ headers: [(String, String)]) async throws -> (Int, String) {
+        try await RunningCentral.request(url, method: .POST, body: Array(json.utf8), headers: headers + [("Content-Type", "application/json")])
+    }
+
+    static func visitorJSON(_ id: String, from: Int64, until: Int64, entries: Int = 1) -> String {
+        let body = "15070219800101001"
+        let v = Visitor(id: id, name: "访客" + id, idNumber: body + String(IDNumber.checkCharacter(for: body)!), phone: "13800000000", hostHousehold: "1-1-101", reason: "visit", approver: "s1", validFrom: from, validUntil: until, maxEntries: entries)
+        return String(decoding: try! JSONEncoder().encode(v), as: UTF8.self)
+    }
+
+    static func visitorWrite(_ id: String, from: Int64, until: Int64, entries: Int = 1) -> String {
+        var e = GateEvent(kind: .registryChange, at: 0)
+        e.entity = "visitor"
+        e.key = id
+        e.action = "upsert"
+        e.after = visitorJSON(id, from: from, until: until, entries: entries)
+        return String(decoding: try! JSONEncoder().encode(RegistryWrite(community: "c1", changes: [e])), as: UTF8.self)
+    }
+
+    @Test("1: claim and registry numbers at the integer limits are refused with 400 bad_claim / invalid, and central keeps serving")
+    func integerLimits() async throws {
+        let cfg = try Self.cluster.database("a1")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        let token = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+        try await central.db.addAccount(name: "cadm", passwordHash: Bcrypt.hash("secret-cadm", cost: 4), role: "community_admin", scope: "c1")
+        let u = central.url
+        let now = Int64(Date().timeIntervalSince1970)
+        let hostile = [
+            #"{"kind":"quota","subject":"h1","person":"p","at":-9223372036854775808,"lane":"l","window":172800,"allowed":1}"#,
+            #"{"kind":"quota","subject":"h1","person":"p","at":9223372036854775807,"lane":"l","window":172800,"allowed":1}"#,
+            #"{"kind":"quota","subject":"h1","person":"p","at":\#(now),"lane":"l","window":9223372036854775807,"allowed":1}"#,
+            #"{"kind":"quota","subject":"h1","person":"p","at":\#(now),"lane":"l","window":0,"allowed":1}"#,
+            #"{"kind":"quota","subject":"h1","person":"p","at":\#(now),"lane":"l","window":172800,"allowed":9223372036854775807}"#,
+            #"{"kind":"quota","subject":"h1","person":"p","at":\#(now),"lane":"l","window":172800,"allowed":0}"#,
+            #"{"kind":"visitor_entry","subject":"v1","person":"v1","at":\#(now),"lane":"l","window":9223372036854775807,"allowed":1}"#,
+            #"{"kind":"visitor_entry","subject":"v1","person":"v1","at":\#(now),"lane":"l","window":-9223372036854775808,"allowed":1}"#,
+        ]
+        for body in hostile {
+            let (status, text) = try await Self.post(u + "/v1/gate/claim", body, Self.bearer(token))
+            #expect(status == 400, "\(body)")
+            #expect(text.contains("bad_claim"), "\(body)")
+        }
+        // A community admin cannot store times a later claim would overflow on.
+        for (from, until) in [(Int64.max, Int64.max), (Int64.min, now), (now, Int64.max)] {
+            let (status, _) = try await Self.post(u + "/v1/registry", Self.visitorWrite("v1", from: from, until: until), Self.basic("cadm", "secret-cadm"))
+            #expect(status == 400, "\(from) \(until)")
+        }
+        #expect(try await Self.post(u + "/v1/registry", Self.visitorWrite("v1", from: now, until: now + 3600, entries: 1_000_000), Self.basic("cadm", "secret-cadm")).0 == 400)
+        #expect(try await Self.post(u + "/v1/registry", Self.visitorWrite("v1", from: now, until: now + 3600), Self.basic("cadm", "secret-cadm")).0 == 200)
+        #expect(try await RunningCentral.get(u + "/healthz").0 == 200)
+        // A sane claim still works.
+        #expect(try await Self.post(u + "/v1/gate/claim", #"{"kind":"quota","subject":"h1","person":"p","at":\#(now),"lane":"l","window":172800,"allowed":1}"#, Self.bearer(token)).1.contains("\"granted\":true"))
+    }
+}
