@@ -20,6 +20,10 @@ public struct CentralConfig: Sendable, Equatable {
     public var dbName = "postern"
     public var dbTLS = "prefer"
     public var dbMaxConnections = 20
+    /// Failed account logins per client address per minute; over it, 429 for a minute.
+    public var loginAttemptsPerMinute = 5
+    /// Threads that run bcrypt for account logins (off the event loops); `nil`: half the cores.
+    public var bcryptThreads: Int?
 
     public init() {}
 
@@ -63,6 +67,8 @@ extension CentralConfig {
         r.number("late_after_seconds", 1...86_400) { c.lateAfterSeconds = $0 }
         r.int("registry_keep", 10...10_000_000) { c.registryKeep = Int64($0) }
         r.int("long_poll_max_seconds", 1...300) { c.longPollMaxSeconds = $0 }
+        r.int("login_attempts_per_minute", 1...10_000) { c.loginAttemptsPerMinute = $0 }
+        r.int("bcrypt_threads", 1...64) { c.bcryptThreads = $0 }
         r.table("database") { t in
             t.string("host") { c.dbHost = $0 }
             t.int("port", 1...65_535) { c.dbPort = $0 }

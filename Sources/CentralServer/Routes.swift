@@ -15,8 +15,8 @@ struct Routes: Sendable {
     let service: CentralService
     var db: CentralDB { service.db }
 
-    func router() -> Router<BasicRequestContext> {
-        let r = Router(context: BasicRequestContext.self)
+    func router() -> Router<CentralContext> {
+        let r = Router(context: CentralContext.self)
         r.get("/healthz") { _, _ -> Response in
             do {
                 _ = try await db.registryVersion(community: "-")
@@ -80,25 +80,25 @@ struct Routes: Sendable {
             }
         }
         // Accounts.
-        r.post("/v1/registry") { req, _ in
+        r.post("/v1/registry") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let w: RegistryWrite = try await decode(req)
                 try await require(a, mayWrite: w.community)
                 return Self.json(RegistryWriteResult(version: try await db.writeRegistry(w, actor: a.name)))
             }
         }
-        r.get("/v1/registry") { req, _ in
+        r.get("/v1/registry") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 guard let c = req.uri.queryParameters.get("community") else { throw CentralError(.invalid, "community is required") }
                 try await require(a, mayRead: [c])
                 return Self.json(try await db.snapshot(community: c))
             }
         }
-        r.get("/v1/report/seven") { req, _ in
+        r.get("/v1/report/seven") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let (scope, id) = try scopeOf(req)
                 let cs = try await db.communities(scope: scope, id: id)
                 try await require(a, mayRead: cs)
@@ -106,9 +106,9 @@ struct Routes: Sendable {
                 return Self.json(try await db.seven(scope: scope + (id.map { " " + $0 } ?? ""), communities: cs, day: day))
             }
         }
-        r.get("/v1/report/ledger") { req, _ in
+        r.get("/v1/report/ledger") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let (scope, id) = try scopeOf(req)
                 let cs = try await db.communities(scope: scope, id: id)
                 try await require(a, mayRead: cs)
@@ -123,9 +123,9 @@ struct Routes: Sendable {
                 }
             }
         }
-        r.get("/v1/gates") { req, _ in
+        r.get("/v1/gates") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let cs = Array(try await db.communities(visibleTo: a)).sorted()
                 return Self.json(try await db.completeness(communities: cs))
             }
@@ -134,6 +134,10 @@ struct Routes: Sendable {
     }
 
     // MARK: authentication and scope
+
+    func account(_ req: Request, _ ctx: CentralContext) async throws -> CentralDB.Account {
+        try await service.auth.account(authorization: req.headers[.authorization], client: ctx.remoteAddress?.ipAddress ?? "unknown")
+    }
 
     func gate(_ req: Request) async throws -> CentralDB.GateIdentity {
         guard let h = req.headers[.authorization], h.hasPrefix("Bearer "), let g = try await db.authenticateGate(token: String(h.dropFirst(7))) else {
@@ -193,6 +197,8 @@ struct Routes: Sendable {
         do { return try await body() } catch let e as WireError {
             let status: HTTPResponse.Status = switch e.code {
             case "unauthorized": .unauthorized
+            case "rate_limited": .tooManyRequests
+            case "busy": .serviceUnavailable
             case "integrity", "gap": .conflict
             default: .badRequest
             }
@@ -234,6 +240,16 @@ public struct LedgerPage: Codable, Sendable {
     public init(rows: [CentralDB.LedgerRow], gates: [CentralDB.GateCompleteness]) {
         self.rows = rows
         self.gates = gates
+    }
+}
+
+/// Hummingbird's request context plus the client's address (for the login limit).
+public struct CentralContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }
 

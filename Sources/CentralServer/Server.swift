@@ -144,7 +144,7 @@ public final class CentralService: Sendable {
         self.listenConfig = listenConfig
         self.logger = logger
         self.notifier = notifier
-        auth = AccountAuth(db: db)
+        auth = AccountAuth(db: db, config: config)
     }
 
     /// Runs until SIGTERM/SIGINT (or `shutdown`): migrate, listen, serve.
@@ -185,6 +185,7 @@ public final class CentralService: Sendable {
         groupBox.set(group)
         defer { notifier.notify("STOPPING=1") }
         try await group.run()
+        await auth.bcrypt.shutdown()
     }
 
     let groupBox = CentralGroupBox()
@@ -299,33 +300,5 @@ public struct Notifier: Sendable {
                 msg.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, len) }
             }
         }
-    }
-}
-
-/// Accounts over HTTP Basic, passwords checked with bcrypt; a verified (name, password) pair is
-/// remembered for a minute so a report poller does not pay bcrypt on every request.
-final class AccountAuth: @unchecked Sendable {
-    let db: CentralDB
-    private let lock = NSLock()
-    private var recent: [String: (CentralDB.Account, Date)] = [:]
-
-    init(db: CentralDB) { self.db = db }
-
-    func account(authorization: String?) async throws -> CentralDB.Account {
-        guard let h = authorization, h.hasPrefix("Basic "), h.utf8.count < 1024,
-              let raw = Data(base64Encoded: String(h.dropFirst(6))), let text = String(data: raw, encoding: .utf8),
-              let colon = text.firstIndex(of: ":")
-        else { throw CentralError(.forbidden, "an account is required (HTTP Basic)") }
-        let name = String(text[..<colon]), password = String(text[text.index(after: colon)...])
-        let cacheKey = Data(SHA256.hash(data: Array(text.utf8))).base64EncodedString()
-        if let a = lock.withLock({ recent[cacheKey].flatMap { Date().timeIntervalSince($0.1) < 60 ? $0.0 : nil } }) { return a }
-        guard let a = try await db.account(name), password.utf8.count <= 72, Bcrypt.verify(password, hash: a.passwordHash) else {
-            throw CentralError(.forbidden, "unknown account or wrong password")
-        }
-        lock.withLock {
-            if recent.count > 1000 { recent = [:] }
-            recent[cacheKey] = (a, Date())
-        }
-        return a
     }
 }

@@ -178,7 +178,7 @@ struct Account: AsyncParsableCommand {
             FileHandle.standardError.write(Data("postern-central: a password of 8 to 72 bytes is required\n".utf8))
             throw ExitCode(2)
         }
-        let hash = Bcrypt.hash(pw, cost: 10)
+        let hash = Bcrypt.hash(pw, cost: AccountPasswords.cost)
         try await common.withDB { db in try await db.addAccount(name: name, passwordHash: hash, role: role, scope: scope) }
         print("account \(name) (\(role)) ok")
     }

@@ -8,6 +8,7 @@ import HummingbirdBcrypt
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 import Uplink
 #if canImport(Glibc)
@@ -79,4 +80,86 @@ struct AttackTests {
         // A sane claim still works.
         #expect(try await Self.post(u + "/v1/gate/claim", #"{"kind":"quota","subject":"h1","person":"p","at":\#(now),"lane":"l","window":172800,"allowed":1}"#, Self.bearer(token)).1.contains("\"granted\":true"))
     }
+
+    @Test("2: a flood of wrong Basic logins for a real name does not slow the gates (bcrypt off the event loops, bounded: beyond the bound 503 at once); an unknown name costs one bcrypt too")
+    func loginFlood() async throws {
+        var cfg = try Self.cluster.database("a2")
+        cfg.loginAttemptsPerMinute = 100_000 // this test is about the pool; the limit is tested below
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        let token = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+        try await central.db.addAccount(name: "op1", passwordHash: Bcrypt.hash("secret-op1", cost: AccountPasswords.cost), role: "operator", scope: "c1")
+        var hc = HTTPClient.Configuration()
+        hc.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        let attacker = HTTPClient(eventLoopGroupProvider: .singleton, configuration: hc)
+        let tally = Tally()
+        let url = central.url + "/v1/gates"
+        let flood = Task {
+            await withTaskGroup(of: Void.self) { g in
+                for _ in 0..<64 { g.addTask { await Self.wrongLogins(attacker, url, tally) } }
+            }
+        }
+        // Let the flood build up, then the gate claims with its own client timeout (2 s here on a
+        // shared build machine; the attack made claims take 11–18 s).
+        while tally[403] + tally[503] < 64 { try await Task.sleep(for: .milliseconds(20)) }
+        let client = try makeClient(central.url, token: token, claimMs: 2000)
+        let claimer = Claimer(client: client)
+        let now = Timestamp(Date().timeIntervalSince1970)
+        for i in 0..<5 {
+            #expect(await claimer.claim(.quota(household: "h\(i)", person: "p\(i)", window: 172_800, allowed: 1), lane: "out", at: now) == .granted)
+        }
+        #expect(try await RunningCentral.get(central.url + "/healthz").0 == 200)
+        tally.stop()
+        await flood.value
+        try await attacker.shutdown()
+        await client.shutdown()
+        #expect(tally[403] > 0)
+        #expect(tally[503] > 0, "beyond the pool's bound logins are refused, not queued")
+        #expect(tally.statuses.subtracting([403, 503]).isEmpty, "\(tally.statuses)")
+        #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "secret-op1")).0 == 200)
+        // An unknown name is checked against a dummy hash: one bcrypt, like a known name.
+        let before = central.service.bcryptChecksRun
+        #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("nobody", "guess")).0 == 403)
+        #expect(central.service.bcryptChecksRun == before + 1)
+        #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "guess")).0 == 403)
+        #expect(central.service.bcryptChecksRun == before + 2)
+    }
+
+    static func wrongLogins(_ attacker: HTTPClient, _ url: String, _ tally: Tally) async {
+        while !tally.stopped {
+            var req = HTTPClientRequest(url: url)
+            req.headers.add(name: "Authorization", value: "Basic " + Data("op1:wrong".utf8).base64EncodedString())
+            let status = try? await attacker.execute(req, timeout: .seconds(60)).status.code
+            tally.count(status.map { Int($0) } ?? 0)
+        }
+    }
+
+    @Test("2: five failed logins from an address in a minute, then 429 for every login from it, right password included")
+    func loginLimit() async throws {
+        let cfg = try Self.cluster.database("a2b")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        try await central.db.addAccount(name: "op1", passwordHash: Bcrypt.hash("secret-op1", cost: 4), role: "operator", scope: "c1")
+        #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "secret-op1")).0 == 200)
+        for i in 0..<5 {
+            #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic(i % 2 == 0 ? "op1" : "nobody", "wrong\(i)")).0 == 403)
+        }
+        let (status, text) = try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "wrong"))
+        #expect(status == 429)
+        #expect(text.contains("rate_limited"))
+        #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "secret-op1")).0 == 429)
+        #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "secret-op1x")).0 == 429)
+    }
+}
+
+/// Status codes seen by concurrent attackers, and when to stop.
+final class Tally: Sendable {
+    private let m = Mutex<([Int: Int], Bool)>(([:], false))
+    func count(_ status: Int) { m.withLock { $0.0[status, default: 0] += 1 } }
+    subscript(_ status: Int) -> Int { m.withLock { $0.0[status] ?? 0 } }
+    var statuses: Set<Int> { m.withLock { Set($0.0.keys) } }
+    var stopped: Bool { m.withLock { $0.1 } }
+    func stop() { m.withLock { $0.1 = true } }
 }
