@@ -24,6 +24,11 @@ public struct CentralConfig: Sendable, Equatable {
     public var loginAttemptsPerMinute = 5
     /// Threads that run bcrypt for account logins (off the event loops); `nil`: half the cores.
     public var bcryptThreads: Int?
+    /// A connection with no request in progress (or a request whose head never completes) is
+    /// closed after this long.
+    public var idleTimeoutSeconds = 30
+    /// Most HTTP connections at once (further lowered to fit the open-file limit).
+    public var maxConnections = 4096
 
     public init() {}
 
@@ -69,6 +74,8 @@ extension CentralConfig {
         r.int("long_poll_max_seconds", 1...300) { c.longPollMaxSeconds = $0 }
         r.int("login_attempts_per_minute", 1...10_000) { c.loginAttemptsPerMinute = $0 }
         r.int("bcrypt_threads", 1...64) { c.bcryptThreads = $0 }
+        r.int("idle_timeout_seconds", 1...3600) { c.idleTimeoutSeconds = $0 }
+        r.int("max_connections", 8...1_000_000) { c.maxConnections = $0 }
         r.table("database") { t in
             t.string("host") { c.dbHost = $0 }
             t.int("port", 1...65_535) { c.dbPort = $0 }

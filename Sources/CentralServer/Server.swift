@@ -155,18 +155,22 @@ public final class CentralService: Sendable {
         if applied > 0 { logger.notice("applied \(applied) schema migration(s)") }
         let router = Routes(service: self).router()
         let server: HTTPServerBuilder
+        // Idle connections (a partial request held open) are closed; connections are capped to
+        // what the open-file limit allows (Connections.swift).
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))
+        let connectionCap = Connections.cap(config, fileLimit: Connections.raiseFileLimit())
         if let cert = config.tlsCert, let key = config.tlsKey {
             let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
-            server = try .tls(.http1(), tlsConfiguration: tls)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
-            server = .http1()
+            server = .http1(configuration: http1)
         }
         let notifier = self.notifier
         let app = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "postern-central"),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "postern-central", availableConnectionsDelegate: MaximumAvailableConnections(connectionCap)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 notifier.notify("READY=1\nSTATUS=serving on port \(port)")

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CentralServer
 import CentralStore
 import CentralWire
+import CityHarness
 import Foundation
 import GateCore
 import HummingbirdBcrypt
@@ -151,6 +152,50 @@ struct AttackTests {
         #expect(text.contains("rate_limited"))
         #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "secret-op1")).0 == 429)
         #expect(try await RunningCentral.get(central.url + "/v1/gates", headers: Self.basic("op1", "secret-op1x")).0 == 429)
+    }
+
+    /// A loopback TCP connection that sent the start of a request and nothing more.
+    static func holdPartialRequest(port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return fd
+    }
+
+    @Test("3: more idle connections holding partial requests than the process may open files: central stays up, and answers once the idle timeout has dropped them")
+    func idleConnections() async throws {
+        let cfg = try Self.cluster.database("a3")
+        let dir = NSTemporaryDirectory() + "postern-a3-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = PGCluster.freePort()
+        try "listen = \"127.0.0.1:\(port)\"\nidle_timeout_seconds = 2\n[database]\nhost = \"127.0.0.1\"\nport = \(cfg.dbPort)\nuser = \"postgres\"\nname = \"\(cfg.dbName)\"\ntls = \"disable\"\n".write(toFile: dir + "/c.toml", atomically: true, encoding: .utf8)
+        let child = try Child(["/bin/sh", "-c", "ulimit -n 256; exec \(PGCluster.root)/.build/debug/postern-central serve --config \(dir)/c.toml"], log: dir + "/log")
+        defer { child.stop(grace: 2) }
+        // A new connection each time (a kept-alive one would bypass the accept queue).
+        func healthy() async -> Bool { (try? await RunningCentral.get("http://127.0.0.1:\(port)/healthz", headers: [("Connection", "close")]).0) == 200 }
+        func openFiles() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/fd")) ?? []).count }
+        var deadline = Date().addingTimeInterval(30)
+        while !(await healthy()), Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(await healthy(), "\(child.log)")
+        let fds = (0..<400).map { _ in Self.holdPartialRequest(port: port) }
+        defer { for fd in fds where fd >= 0 { close(fd) } }
+        try await Task.sleep(for: .milliseconds(300))
+        let partial = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n".utf8)
+        for fd in fds where fd >= 0 { _ = send(fd, partial, partial.count, Int32(MSG_NOSIGNAL)) }
+        try await Task.sleep(for: .seconds(1))
+        #expect(child.running, "\(child.log)")
+        // It never runs out of files (at the limit, libdispatch traps and accept4 fails).
+        #expect(openFiles() < 256 - 32)
+        deadline = Date().addingTimeInterval(60)
+        while !(await healthy()), Date() < deadline, child.running { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(child.running, "\(child.log)")
+        #expect(await healthy())
     }
 }
 
