@@ -92,6 +92,9 @@ struct Routes: Sendable {
             await guarded {
                 let a = try await account(req, ctx)
                 guard let c = req.uri.queryParameters.get("community") else { throw CentralError(.invalid, "community is required") }
+                // The registry is personal data unmasked (names, ID numbers, phones); it exists for
+                // the admin verbs, so only roles that may unmask read it (docs/CENTRAL.md).
+                guard Roles.mayUnmask(a.role) else { throw CentralError(.forbidden, "role \(a.role) may not read the registry (personal data); reports are masked") }
                 try await require(a, mayRead: [c])
                 return Self.json(try await db.snapshot(community: c))
             }
@@ -146,10 +149,15 @@ struct Routes: Sendable {
         return g
     }
 
+    /// An account reads only its scope. To an account without scope over a place, an unknown
+    /// id and someone else's id get the same 403 (which ids exist is not told); only the city
+    /// admin, who could list them anyway, hears 404 for an id that does not exist.
     func require(_ a: CentralDB.Account, mayRead communities: [String]) async throws {
         let visible = try await db.communities(visibleTo: a)
-        guard !communities.isEmpty else { throw CentralError(.notFound, "no communities in that scope") }
-        if let c = communities.first(where: { !visible.contains($0) }) { throw CentralError(.forbidden, "account \(a.name) may not read community \(c)") }
+        if communities.isEmpty || communities.contains(where: { !visible.contains($0) }) {
+            if a.role == "admin" { throw CentralError(.notFound, "no communities in that scope") }
+            throw CentralError(.forbidden, "account \(a.name) may not read that scope (or it does not exist)")
+        }
     }
 
     func require(_ a: CentralDB.Account, mayWrite community: String) async throws {
@@ -169,13 +177,28 @@ struct Routes: Sendable {
 
     func dayOf(_ req: Request) throws -> String {
         if let d = req.uri.queryParameters.get("date") {
-            guard d.utf8.count == 10, d.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil else { throw CentralError(.invalid, "date must be YYYY-MM-DD") }
+            guard d.utf8.count == 10, d.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil, Self.isCalendarDay(d) else {
+                throw CentralError(.invalid, "date must be a real day YYYY-MM-DD between 2000 and 2099")
+            }
             return d
         }
         let f = DateFormatter()
         f.dateFormat = "yyyy-MM-dd"
         f.locale = Locale(identifier: "en_US_POSIX")
         return f.string(from: Date())
+    }
+
+    /// A calendar day that exists (no 2026-99-99, no year 0000) in 2000…2099.
+    static func isCalendarDay(_ d: String) -> Bool {
+        let parts = d.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (2000...2099).contains(parts[0]), (1...12).contains(parts[1]), parts[2] >= 1 else { return false }
+        var c = DateComponents()
+        c.year = parts[0]
+        c.month = parts[1]
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        guard let first = cal.date(from: c), let days = cal.range(of: .day, in: .month, for: first) else { return false }
+        return days.contains(parts[2])
     }
 
     func int64(_ req: Request, _ name: String) throws -> Int64? {

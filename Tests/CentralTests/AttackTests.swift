@@ -197,6 +197,54 @@ struct AttackTests {
         #expect(child.running, "\(child.log)")
         #expect(await healthy())
     }
+
+    @Test("4: the registry (names, ID numbers, phones unmasked) is read only by roles that may unmask: operators and street supervisors get 403, community and city admins the data")
+    func registryRoles() async throws {
+        let cfg = try Self.cluster.database("a4")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        _ = try await central.db.writeRegistry(RegistryWrite(community: "c1", changes: [residentChange("r1", quarantine: nil)]), actor: "a")
+        for (name, role, scope) in [("op1", "operator", "c1"), ("ss", "street_supervisor", "jiankang"), ("cadm", "community_admin", "c1"), ("root", "admin", nil)] as [(String, String, String?)] {
+            try await central.db.addAccount(name: name, passwordHash: Bcrypt.hash("pw-" + name, cost: 4), role: role, scope: scope)
+        }
+        let url = central.url + "/v1/registry?community=c1"
+        for name in ["op1", "ss"] {
+            let (status, text) = try await RunningCentral.get(url, headers: Self.basic(name, "pw-" + name))
+            #expect(status == 403, "\(name)")
+            #expect(!text.contains("居民r1") && !text.contains("15070219800101"), "\(name)")
+        }
+        for name in ["cadm", "root"] {
+            let (status, text) = try await RunningCentral.get(url, headers: Self.basic(name, "pw-" + name))
+            #expect(status == 200, "\(name)")
+            #expect(text.contains("r1"), "\(name)")
+        }
+    }
+
+    @Test("10: impossible dates are 400, not 503; to an account without scope an unknown id and another's id answer alike (403)")
+    func errorMapping() async throws {
+        let cfg = try Self.cluster.database("a10")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        try await central.db.addAccount(name: "op2", passwordHash: Bcrypt.hash("pw-op2", cost: 4), role: "operator", scope: "c2")
+        try await central.db.addAccount(name: "root", passwordHash: Bcrypt.hash("pw-root", cost: 4), role: "admin", scope: nil)
+        let u = central.url
+        let op2 = Self.basic("op2", "pw-op2")
+        for d in ["2026-99-99", "0000-01-01", "2026-02-30", "2026-13-01", "2026-00-10", "9999-12-31"] {
+            #expect(try await RunningCentral.get(u + "/v1/report/ledger?community=c2&date=\(d)", headers: op2).0 == 400, "\(d)")
+            #expect(try await RunningCentral.get(u + "/v1/report/seven?community=c2&date=\(d)", headers: op2).0 == 400, "\(d)")
+        }
+        #expect(try await RunningCentral.get(u + "/v1/report/ledger?community=c2&date=2024-02-29", headers: op2).0 == 200)
+        for q in ["community=c1", "community=nope", "street=jiankang", "street=nope", "district=hailar", "district=nope"] {
+            let seven = try await RunningCentral.get(u + "/v1/report/seven?\(q)", headers: op2)
+            let ledger = try await RunningCentral.get(u + "/v1/report/ledger?\(q)", headers: op2)
+            #expect(seven.0 == 403 && ledger.0 == 403, "\(q)")
+            #expect(!seven.1.contains("nope") && !seven.1.contains("c1"), "\(q): \(seven.1)")
+        }
+        #expect(try await RunningCentral.get(u + "/v1/registry?community=c1", headers: Self.basic("root", "pw-root")).0 == 200)
+        #expect(try await RunningCentral.get(u + "/v1/report/seven?community=nope", headers: Self.basic("root", "pw-root")).0 == 404)
+    }
 }
 
 /// Status codes seen by concurrent attackers, and when to stop.
