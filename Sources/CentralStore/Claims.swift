@@ -68,7 +68,12 @@ extension CentralDB {
             let allowed = Int((try await scalarInt("SELECT quota_exits::bigint FROM communities WHERE id = \(id.community)")) ?? Int64(r.allowed))
             claim = .quota(household: r.subject, person: r.person, window: window, allowed: allowed)
         case .visitorEntry:
-            claim = .visitorEntry(visitor: r.subject, approvalStart: r.window, allowed: r.allowed)
+            // Central's registry decides, not the gate: the visitor must exist here, `at` must
+            // fall in the approval, and the approval's own start and entries are the claim's.
+            guard let v = try await visitor(community: id.community, id: r.subject), v.validFrom <= r.at, r.at <= v.validUntil else {
+                return ClaimResponse(granted: false, heldBy: "no visitor approval at central for \(r.subject) at that time")
+            }
+            claim = .visitorEntry(visitor: v.id, approvalStart: v.validFrom, allowed: min(max(v.maxEntries, 1), 50))
         }
         let slot: Int? = try await client.withConnection { conn in
             try await self.claim(claim, community: id.community, gate: id.gate, person: r.person, at: r.at, offline: false, conn: conn)
@@ -80,6 +85,15 @@ extension CentralDB {
             holder = "\(p) at \(g)"
         }
         return ClaimResponse(granted: false, heldBy: holder)
+    }
+
+    /// A visitor as central's registry has it now (nil when it has none by that id).
+    public func visitor(community: String, id: String) async throws -> Visitor? {
+        for try await body in try await client.query("SELECT body FROM registry_state WHERE community = \(community) AND entity = 'visitor' AND key = \(id)", logger: logger).decode(String.self) {
+            guard let e = try? JSONDecoder().decode(GateEvent.self, from: Data(body.utf8)), let a = e.after else { return nil }
+            return try? JSONDecoder().decode(Visitor.self, from: Data(a.utf8))
+        }
+        return nil
     }
 
     public struct OverdraftSummary: Sendable, Codable {

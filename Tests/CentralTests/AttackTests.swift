@@ -30,6 +30,15 @@ struct AttackTests {
         try await RunningCentral.request(url, method: .POST, body: Array(json.utf8), headers: headers + [("Content-Type", "application/json")])
     }
 
+    static func visitorChange(_ id: String, from: Int64, until: Int64, entries: Int = 1) -> GateEvent {
+        var e = GateEvent(kind: .registryChange, at: 0)
+        e.entity = "visitor"
+        e.key = id
+        e.action = "upsert"
+        e.after = visitorJSON(id, from: from, until: until, entries: entries)
+        return e
+    }
+
     static func visitorJSON(_ id: String, from: Int64, until: Int64, entries: Int = 1) -> String {
         let body = "15070219800101001"
         let v = Visitor(id: id, name: "访客" + id, idNumber: body + String(IDNumber.checkCharacter(for: body)!), phone: "13800000000", hostHousehold: "1-1-101", reason: "visit", approver: "s1", validFrom: from, validUntil: until, maxEntries: entries)
@@ -37,12 +46,7 @@ struct AttackTests {
     }
 
     static func visitorWrite(_ id: String, from: Int64, until: Int64, entries: Int = 1) -> String {
-        var e = GateEvent(kind: .registryChange, at: 0)
-        e.entity = "visitor"
-        e.key = id
-        e.action = "upsert"
-        e.after = visitorJSON(id, from: from, until: until, entries: entries)
-        return String(decoding: try! JSONEncoder().encode(RegistryWrite(community: "c1", changes: [e])), as: UTF8.self)
+        String(decoding: try! JSONEncoder().encode(RegistryWrite(community: "c1", changes: [visitorChange(id, from: from, until: until, entries: entries)])), as: UTF8.self)
     }
 
     @Test("1: claim and registry numbers at the integer limits are refused with 400 bad_claim / invalid, and central keeps serving")
@@ -244,6 +248,42 @@ struct AttackTests {
         }
         #expect(try await RunningCentral.get(u + "/v1/registry?community=c1", headers: Self.basic("root", "pw-root")).0 == 200)
         #expect(try await RunningCentral.get(u + "/v1/report/seven?community=nope", headers: Self.basic("root", "pw-root")).0 == 404)
+    }
+
+    @Test("7: visitor claims are checked against central's registry: an unknown visitor is refused; the approval's own entries and start count, not the gate's allowed/start; outside the approval refused; a stored approval at the integer limit does not trap")
+    func visitorClaims() async throws {
+        let cfg = try Self.cluster.database("a7")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        let token = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+        try await central.db.addAccount(name: "cadm", passwordHash: Bcrypt.hash("pw", cost: 4), role: "community_admin", scope: "c1")
+        let now = Int64(Date().timeIntervalSince1970)
+        #expect(try await Self.post(central.url + "/v1/registry", Self.visitorWrite("v1", from: now - 60, until: now + 3600, entries: 1), Self.basic("cadm", "pw")).0 == 200)
+        #expect(try await Self.post(central.url + "/v1/registry", Self.visitorWrite("v2", from: now - 7200, until: now - 3600, entries: 5), Self.basic("cadm", "pw")).0 == 200)
+        func claim(_ v: String, window: Int64, allowed: Int) async throws -> Bool {
+            let (status, text) = try await Self.post(central.url + "/v1/gate/claim", #"{"kind":"visitor_entry","subject":"\#(v)","person":"\#(v)","at":\#(now),"lane":"l","window":\#(window),"allowed":\#(allowed)}"#, Self.bearer(token))
+            #expect(status == 200, "\(text)")
+            return text.contains("\"granted\":true")
+        }
+        #expect(try await claim("nobody-at-all", window: 0, allowed: 1) == false)
+        #expect(try await claim("v1", window: now - 60, allowed: 50) == true)
+        #expect(try await claim("v1", window: now - 60, allowed: 50) == false, "one entry approved; the gate's allowed:50 is not honoured")
+        for start in [1000, 1001, now - 59, now] {
+            #expect(try await claim("v1", window: start, allowed: 1) == false, "another approval start is not another approval")
+        }
+        #expect(try await claim("v2", window: now - 7200, allowed: 5) == false, "the approval has ended")
+        // A visitor stored by an older central with times at the integer limit.
+        var stored = GateEvent(kind: .registryChange, at: 0)
+        stored.entity = "visitor"
+        stored.key = "v9"
+        stored.action = "upsert"
+        stored.after = Self.visitorJSON("v9", from: 0, until: 0).replacingOccurrences(of: #""validFrom":0"#, with: #""validFrom":-9223372036854775808"#).replacingOccurrences(of: #""validUntil":0"#, with: #""validUntil":9223372036854775807"#).replacingOccurrences(of: #""maxEntries":1"#, with: #""maxEntries":9223372036854775807"#)
+        let ev = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+        _ = try Self.cluster.psql("INSERT INTO registry_state(community, entity, key, version, body) VALUES ('c1', 'visitor', 'v9', 99, '\(ev.replacingOccurrences(of: "'", with: "''"))')", db: cfg.dbName)
+        #expect(try await central.db.visitor(community: "c1", id: "v9") != nil)
+        #expect(try await claim("v9", window: 0, allowed: 1) == true)
+        #expect(try await RunningCentral.get(central.url + "/healthz").0 == 200)
     }
 }
 
