@@ -234,6 +234,9 @@ struct Routes: Sendable {
             case .forbidden: .forbidden
             }
             return Self.error(status, WireError(code: e.code.rawValue, message: e.message))
+        } catch is NIOTooManyBytesError {
+            // A body over the limit is the sender's to split, not a reason to retry as is.
+            return Self.error(.contentTooLarge, WireError(code: "too_large", message: "request body larger than \(Wire.maxBodyBytes) bytes; send smaller batches (at most \(Wire.maxBatchBytes) bytes)"))
         } catch let e as HTTPError {
             return Self.error(e.status, WireError(code: "http", message: e.body ?? "\(e.status)"))
         } catch {

@@ -11,6 +11,10 @@ public enum Wire {
     public static let maxBodyBytes = 4 << 20
     /// Most records in one upload batch.
     public static let maxBatchRecords = 2000
+    /// Most bytes of records a kiosk puts in one batch: half of `maxBodyBytes`, so a batch is
+    /// never refused for size (413). The log's largest record (EventLog's `Record.maxPayload`,
+    /// 1 MiB, plus its 68-byte header) fits on its own, so no record is ever too large to ship.
+    public static let maxBatchBytes = maxBodyBytes / 2
     /// A binary batch: these four bytes, the protocol version, the kiosk's durable end (u64 LE),
     /// then the records in the log's own framing (content type `application/x-postern-records`).
     public static let framedMagic: [UInt8] = Array("PSTB".utf8)

@@ -3,6 +3,7 @@ import CentralServer
 import CentralStore
 import CentralWire
 import CityHarness
+import EventLog
 import Foundation
 import GateCore
 import HummingbirdBcrypt
@@ -284,6 +285,42 @@ struct AttackTests {
         #expect(try await central.db.visitor(community: "c1", id: "v9") != nil)
         #expect(try await claim("v9", window: 0, allowed: 1) == true)
         #expect(try await RunningCentral.get(central.url + "/healthz").0 == 200)
+    }
+
+    @Test("6: a body over central's limit is 413 too_large (not 503 retry); the kiosk's shipper bounds batches by bytes, so 100 records of 45 KB reach central; the log's largest record fits in a batch")
+    func bigBatches() async throws {
+        // The log's largest record, framed, fits in one batch, and a batch fits in central's limit.
+        #expect(Record.headerSize + Record.maxPayload <= Wire.maxBatchBytes)
+        #expect(Wire.maxBatchBytes + Wire.framedMagic.count + 9 < Wire.maxBodyBytes)
+        let cfg = try Self.cluster.database("a6")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        let token = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+        let huge = Wire.framedBatch(durableSeq: 1, records: Array(repeating: 0, count: Wire.maxBodyBytes))
+        let (status, text) = try await RunningCentral.request(central.url + "/v1/gate/events", method: .POST, body: huge, headers: Self.bearer(token) + [("Content-Type", Wire.framedContentType)])
+        #expect(status == 413)
+        #expect(text.contains("too_large"))
+        let json = Array("{\"v\":1,\"durableSeq\":1,\"records\":[\"\(String(repeating: "x", count: Wire.maxBodyBytes))\"]}".utf8)
+        #expect(try await RunningCentral.request(central.url + "/v1/gate/events", method: .POST, body: json, headers: Self.bearer(token)).0 == 413)
+        // 100 passages of ~45 KB each (4.5 MB: over the limit as one batch of batch_records 500).
+        let log = try KioskLog("a6")
+        for i in 0..<100 { try log.passage(person: "r\(i)", direction: .in, flags: [String(repeating: "f", count: 45_000)]) }
+        var logger = Logger(label: "t")
+        logger.logLevel = .critical
+        let client = try makeClient(central.url, token: token)
+        #expect(client.link.batchRecords >= 100)
+        let shipper = EventShipper(client: client, logDir: log.dir, durableSeq: { [w = log.writer] in w.durableSeq }, logger: logger)
+        let t = Task { await shipper.run(wakeups: log.writer.durableUpdates()) }
+        let want = log.writer.durableSeq
+        let deadline = Date().addingTimeInterval(60)
+        while shipper.status.get().ackedSeq < want, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(shipper.status.get().ackedSeq == want, "\(shipper.status.get())")
+        #expect(shipper.status.get().batches >= 3)
+        t.cancel()
+        _ = await t.value
+        await client.shutdown()
+        #expect(try Self.cluster.psql("SELECT COUNT(*) FROM events WHERE gate = 'g1'", db: cfg.dbName) == "\(want)")
     }
 }
 
