@@ -322,6 +322,83 @@ struct AttackTests {
         await client.shutdown()
         #expect(try Self.cluster.psql("SELECT COUNT(*) FROM events WHERE gate = 'g1'", db: cfg.dbName) == "\(want)")
     }
+
+    static func day() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return f.string(from: Date())
+    }
+
+    /// A passage record as a kiosk wrote it, with its JSON edited (`edit`) the way a newer or a
+    /// hostile kiosk could.
+    static func passage(_ log: KioskLog, person: String, name: String, lane: String = "l1", outcome: Outcome = .deny, edit: (String) -> String = { $0 }) throws {
+        let d = Decision(outcome: outcome, reason: outcome == .admit ? .ok : .householdQuota, personID: person, personKind: .resident, personName: name, household: "1-1-101", temperature: 36.5)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let json = edit(String(decoding: try enc.encode(GateEvent.passage(d, Lane.Summary(lane: lane, direction: .out, credentialKind: "qr", readings: [], retests: 0), at: Date().timeIntervalSince1970)), as: UTF8.self))
+        _ = try log.writer.appendBlocking([LogEntry(type: GateEvent.Kind.passage.recordType, payload: Array(json.utf8))])
+    }
+
+    @Test("8: the ledger lists every passage, also one with a reason this version does not know (shown as its raw code) or an override without a reason; it agrees with the seven counts")
+    func ledgerKeepsEveryPassage() async throws {
+        let cfg = try Self.cluster.database("a8")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        _ = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+        let log = try KioskLog("a8")
+        try Self.passage(log, person: "r1", name: "甲")
+        try Self.passage(log, person: "r2", name: "乙") { $0.replacingOccurrences(of: #""reason":"household_quota""#, with: #""reason":"from_a_newer_kiosk""#) }
+        try Self.passage(log, person: "r3", name: "丙", outcome: .admit) { $0.replacingOccurrences(of: #""outcome":"admit""#, with: #""outcome":"admit","override":{"staff":"s9"}"#) }
+        #expect(try await central.db.ingest(try log.batch(), gate: .init(gate: "g1", community: "c1")).ackedSeq == 3)
+        let rows = try await central.db.ledger(communities: ["c1"], day: Self.day(), unmask: true)
+        #expect(rows.map(\.person).sorted() == ["r1", "r2", "r3"])
+        #expect(rows.first { $0.person == "r2" }?.reason == "from_a_newer_kiosk")
+        #expect(rows.first { $0.person == "r3" }?.staff == "s9")
+        let seven = try await central.db.seven(scope: "community c1", communities: ["c1"], day: Self.day())
+        #expect(seven.denialsByReason.values.reduce(0, +) == rows.filter { $0.decision == "deny" }.count)
+        #expect(seven.passagesOut == rows.filter { $0.decision == "admit" }.count)
+    }
+
+    static let evil = "\u{1B}]52;c;ZXZpbA==\u{07}\u{1B}[2J"
+
+    static func checkEscaped(_ text: String, _ what: String) {
+        #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E }, "\(what) carries raw control or bidi characters")
+        #expect(text.contains("\\x1B") || text.contains("\\u{202E}"), "\(what) shows the escape visibly")
+    }
+
+    @Test("5: names, lanes and reasons from a gate with terminal escapes or bidi overrides come out escaped from `postern-central ledger` (csv, html), `report seven` and the HTTP ledger")
+    func escapesFromGates() async throws {
+        let cfg = try Self.cluster.database("a5")
+        let central = try await RunningCentral(config: cfg)
+        defer { Task { await central.stop() } }
+        try await seedOrg(central.db)
+        _ = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+        try await central.db.addAccount(name: "root", passwordHash: Bcrypt.hash("pw-root", cost: 4), role: "admin", scope: nil)
+        let log = try KioskLog("a5")
+        try Self.passage(log, person: "r1", name: "张\u{202E}三" + Self.evil, lane: "lane" + Self.evil)
+        // A reason code this version does not know, with a raw bidi override in it (what the
+        // seven counts list by code).
+        try Self.passage(log, person: "r2", name: "李四") { $0.replacingOccurrences(of: #""reason":"household_quota""#, with: "\"reason\":\"quota\u{202E}gnp\"") }
+        #expect(try await central.db.ingest(try log.batch(), gate: .init(gate: "g1", community: "c1")).ackedSeq == 2)
+        let dir = NSTemporaryDirectory() + "postern-a5-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "[database]\nhost = \"127.0.0.1\"\nport = \(cfg.dbPort)\nuser = \"postgres\"\nname = \"\(cfg.dbName)\"\ntls = \"disable\"\n".write(toFile: dir + "/c.toml", atomically: true, encoding: .utf8)
+        let bin = PGCluster.root + "/.build/debug/postern-central"
+        for format in ["csv", "html"] {
+            let text = try runTool([bin, "ledger", "--config", dir + "/c.toml", "--community", "c1", "--date", Self.day(), "--format", format, "--unmask"])
+            #expect(text.contains("张"), "\(text)")
+            Self.checkEscaped(text, "ledger --format \(format)")
+        }
+        Self.checkEscaped(try runTool([bin, "report", "seven", "--config", dir + "/c.toml", "--community", "c1", "--date", Self.day()]), "report seven")
+        for format in ["csv", "html"] {
+            let (status, text) = try await RunningCentral.get(central.url + "/v1/report/ledger?community=c1&unmask=1&format=\(format)", headers: Self.basic("root", "pw-root"))
+            #expect(status == 200)
+            Self.checkEscaped(text, "HTTP ledger \(format)")
+        }
+    }
 }
 
 /// Status codes seen by concurrent attackers, and when to stop.
