@@ -1,6 +1,7 @@
 /// `postern-central`'s config: one TOML file in the kiosk's style (`file:line: key: message`
 /// errors, unknown keys reported with a suggestion). docs/CENTRAL.md and
 /// examples/postern-central.toml document every key.
+import CentralWire
 import Foundation
 import TOMLReader
 
@@ -35,8 +36,7 @@ public struct CentralConfig: Sendable, Equatable {
     public var usesTLS: Bool { tlsCert != nil }
 
     public static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+        Loopback.isLiteral(host)
     }
 }
 

@@ -3,6 +3,9 @@
 /// variants. Field names are the wire contract; docs/CENTRAL.md describes each exchange.
 import Foundation
 import GateCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum Wire {
     /// Protocol version; a peer that sees another refuses with `version_mismatch`.
@@ -90,6 +93,24 @@ public enum WireTime {
     public static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
         let (v, o) = a.addingReportingOverflow(b)
         return o ? (b > 0 ? .max : .min) : v
+    }
+}
+
+/// Where plain HTTP is allowed (central's `listen` without TLS, a kiosk's `http://` central URL):
+/// only a loopback IP literal (127.0.0.0/8, ::1) or exactly `localhost`. A name is never
+/// resolved for this check: `127.attacker.example` is a DNS name, not a loopback address.
+public enum Loopback {
+    public static func isLiteral(_ host: String) -> Bool {
+        var h = host
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        if h == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, h, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, h, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { b in b.prefix(15).allSatisfy { $0 == 0 } && b[15] == 1 }
+        }
+        return false
     }
 }
 

@@ -6,6 +6,7 @@ import CityHarness
 import EventLog
 import Foundation
 import GateCore
+import GateDaemon
 import HummingbirdBcrypt
 import Logging
 import NIOCore
@@ -397,6 +398,35 @@ struct AttackTests {
             let (status, text) = try await RunningCentral.get(central.url + "/v1/report/ledger?community=c1&unmask=1&format=\(format)", headers: Self.basic("root", "pw-root"))
             #expect(status == 200)
             Self.checkEscaped(text, "HTTP ledger \(format)")
+        }
+    }
+
+    @Test("9: plain HTTP only on loopback IP literals or `localhost` exactly: host names that merely begin with 127. or localhost are refused, at central's listen and in a kiosk's [central] urls")
+    func loopbackLiterals() throws {
+        func centralErrors(_ listen: String) -> String {
+            do {
+                _ = try CentralConfig.parse("listen = \"\(listen)\"\n", file: "c.toml")
+                return ""
+            } catch { return "\(error)" }
+        }
+        for bad in ["127.attacker.example:18441", "127.0.0.1.nip.io:8440", "localhost.attacker.example:8440", "127.0.0.1x:1", "[::1.example]:1", "0.0.0.0:8440", "[::]:8440"] {
+            #expect(centralErrors(bad).contains("plain HTTP only on a loopback address"), "\(bad)")
+        }
+        for good in ["127.0.0.1:8440", "127.5.6.7:8440", "localhost:8440", "[::1]:8440"] {
+            #expect(centralErrors(good).isEmpty, "\(good)")
+        }
+        let base = "[[device]]\nid = \"t\"\nkind = \"thermometer\"\nprotocol = \"ascii-line\"\npath = \"/dev/null\"\n[[device]]\nid = \"q\"\nkind = \"scanner\"\nprotocol = \"serial-line\"\npath = \"/dev/null\"\n[[lane]]\nid = \"in\"\ndirection = \"in\"\nthermometer = \"t\"\nreaders = [\"q\"]\n"
+        func kioskErrors(_ url: String) -> String {
+            do {
+                _ = try KioskConfig.parse(base + "[central]\nurls = [\"\(url)\"]\ntoken_file = \"/t\"\n", file: "k.toml")
+                return ""
+            } catch { return "\(error)" }
+        }
+        for bad in ["http://127.attacker.example:8440", "http://localhost.attacker.example:8440", "http://127.0.0.1.nip.io"] {
+            #expect(kioskErrors(bad).contains("plain http only to a loopback address"), "\(bad)")
+        }
+        for good in ["http://127.0.0.1:8440", "http://localhost:8440", "http://[::1]:8440", "https://127.attacker.example:8443"] {
+            #expect(kioskErrors(good).isEmpty, "\(good)")
         }
     }
 }
