@@ -32,13 +32,21 @@ final class BcryptPool: Sendable {
         limit = threads * 2
     }
 
-    func verify(_ password: String, hash: String) async throws -> Bool {
+    /// Runs `body` (the account lookup, then `verify`) holding one of the pool's places, or
+    /// refuses at once when all are taken: a flood of logins costs neither bcrypt nor database
+    /// connections beyond the bound.
+    func withPlace<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         guard inFlight.add(1, ordering: .relaxed).newValue <= limit else {
             inFlight.subtract(1, ordering: .relaxed)
             throw WireError(code: "busy", message: "too many logins being checked; retry in a few seconds")
         }
         defer { inFlight.subtract(1, ordering: .relaxed) }
-        return try await pool.runIfActive { [self] in
+        return try await body()
+    }
+
+    /// bcrypt on the pool's threads (call inside `withPlace`).
+    func verify(_ password: String, hash: String) async throws -> Bool {
+        try await pool.runIfActive { [self] in
             runs.add(1, ordering: .relaxed)
             return Bcrypt.verify(password, hash: hash)
         }
@@ -77,9 +85,11 @@ final class AccountAuth: Sendable {
         let name = String(text[..<colon]), password = String(text[text.index(after: colon)...])
         let cacheKey = Data(SHA256.hash(data: Array(text.utf8))).base64EncodedString()
         if let a = recent.withLock({ $0[cacheKey].flatMap { Date().timeIntervalSince($0.1) < 60 ? $0.0 : nil } }) { return a }
-        let found = try await db.account(name)
         let usable = password.utf8.count <= 72
-        let ok = try await bcrypt.verify(usable ? password : "", hash: found.flatMap { usable ? $0.passwordHash : nil } ?? Self.dummyHash)
+        let (found, ok) = try await bcrypt.withPlace {
+            let found = try await db.account(name)
+            return (found, try await bcrypt.verify(usable ? password : "", hash: found.flatMap { usable ? $0.passwordHash : nil } ?? Self.dummyHash))
+        }
         guard let a = found, usable, ok else {
             limiter.failed(client)
             throw CentralError(.forbidden, "unknown account or wrong password")
