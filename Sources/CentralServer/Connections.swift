@@ -1,7 +1,9 @@
 /// Connections as a resource an attacker must not exhaust: the process raises its own open-file
 /// limit to the hard limit, and never accepts more HTTP connections than that limit leaves room
 /// for (the PostgreSQL pool, the LISTEN connection, log and certificate files, and libdispatch,
-/// which reads /proc/<tid>/stat and traps when it cannot open it). Beyond the cap, new
+/// whose worker monitor opens /proc/<tid>/stat every second and crashes the process when that
+/// open fails — src/event/workqueue.c, not guardable from here, so descriptors must never run
+/// out). Beyond the cap, new
 /// connections wait in the kernel's backlog; idle ones (a partial request held open) are closed
 /// after `idle_timeout_seconds`, which frees room for them.
 import Foundation
