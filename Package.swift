@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "CentralServer",
             dependencies: [
-                "CentralStore", "CentralWire", "GateCore", "TOMLReader", "CSysShim",
+                "CentralStore", "CentralWire", "GateCore", "TOMLReader", "CSysShim", "PosternWeb", "GateStore", "EventLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "postern-central",
             dependencies: [
-                "CentralServer", "CentralStore", "CentralWire", "GateCore",
+                "CentralServer", "CentralStore", "CentralWire", "GateCore", "Photos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -136,7 +136,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore"]),
+        .executableTarget(name: "postern-city", dependencies: ["CityHarness", "CentralWire", "GateCore", "Photos"]),
         // The web front (live view, board, ledger, metrics) over an event source: the kiosk's log
         // today, central's per-community sequence later.
         .target(
@@ -207,7 +207,7 @@ let package = Package(
         .testTarget(
             name: "CentralTests",
             dependencies: [
-                "CentralServer", "CentralStore", "CentralWire", "Uplink", "KioskUplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport", "CityHarness",
+                "CentralServer", "CentralStore", "CentralWire", "Uplink", "KioskUplink", "GateCore", "EventLog", "GateDaemon", "GateStore", "GateTestSupport", "CityHarness", "PosternWeb", "Photos",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

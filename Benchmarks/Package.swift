@@ -55,6 +55,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The live view through central: decision at a kiosk → SSE viewer of central's web front
+        // (paired with the kiosk's own), and 1,000 viewers of one community.
+        .executableTarget(
+            name: "central-webbench",
+            dependencies: [
+                .product(name: "CentralServer", package: "postern"),
+                .product(name: "CentralStore", package: "postern"),
+                .product(name: "CentralWire", package: "postern"),
+                .product(name: "KioskUplink", package: "postern"),
+                .product(name: "KioskWeb", package: "postern"),
+                .product(name: "PosternWeb", package: "postern"),
+                .product(name: "EventLog", package: "postern"),
+                .product(name: "GateCore", package: "postern"),
+                .product(name: "GateStore", package: "postern"),
+                .product(name: "GateDaemon", package: "postern"),
+                .product(name: "Devices", package: "postern"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Live view delivery: decision → SSE client, one viewer and many.
         .executableTarget(
             name: "webbench",

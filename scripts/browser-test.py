@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The web front in a real browser: headless Chromium (Debian's) driven by chromium-driver through
-Selenium, against `postern demo` (two lanes on simulated devices, a scripted crowd).
+Selenium, against `postern demo` (two lanes on simulated devices, a scripted crowd), then against
+`postern-central` in `postern-city` (a throwaway PostgreSQL, central, three kiosk processes of two
+communities on simulated devices, uplinked).
 
 It logs in, sets the board's roster, opens the live page, watches each passage row appear with
 its photo within a bounded time, cuts the browser's connection (a TCP proxy between browser and
@@ -9,6 +11,12 @@ event stream resumed with no gap and no repeat (against `postern tail --json`), 
 alarm (and finds the acknowledgement in the log with who), checks the board at the gate (roster
 shown, last decision updating live, no personal data of anyone passing), and saves screenshots
 of the live view, the ledger page and the board.
+
+At central: anonymous refused, log in with a central account (an operator of community c1), a
+community the account may not see refused, the community's live page with rows appearing (with
+photos kept by central) as kiosks decide, the connection cut and restored with no gap and no
+repeat (against the community's sequence in PostgreSQL), an alarm acknowledged (found in central's
+web_actions with who), a street supervisor refused photos. Screenshot: central-live.png.
 
 Exit status 0 and a closing line 'N passed, 0 failed' on success.
 """
@@ -32,6 +40,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSTERN = os.environ.get("POSTERN_BIN", os.path.join(ROOT, ".build", "debug", "postern"))
+CITY = os.environ.get("POSTERN_CITY_BIN", os.path.join(ROOT, ".build", "debug", "postern-city"))
 ARTEFACTS = os.environ.get("POSTERN_ARTEFACTS", os.path.join(ROOT, ".build", "test-artefacts"))
 PASSWORD = "browser-test-password"
 # Everyone the demo's crowd contains: none of these may appear on the board.
@@ -307,13 +316,131 @@ def main():
         shutil.rmtree(data, ignore_errors=True)
 
 
-if __name__ == "__main__":
+def central_part():
+    """Central's live view over the city on one machine."""
+    print("central (postern-city):", flush=True)
+    city = subprocess.Popen([CITY, "--duration", "60"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    web = pg = password = None
+    started = False
+    t0 = time.time()
+    while time.time() - t0 < 180 and not started:
+        line = city.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"central's live view: (http://127\.0\.0\.1:(\d+))/ .*password (\S+)\)", line)
+        if m:
+            web, password = int(m.group(2)), m.group(3)
+        m = re.search(r"PostgreSQL: 127\.0\.0\.1:(\d+)", line)
+        if m:
+            pg = int(m.group(1))
+        started = "the crowd starts" in line
+    threading.Thread(target=lambda: [lines.append(l) for l in city.stdout], daemon=True).start()
+    if not check(web is not None and pg is not None and started, "postern-city prints central's live view address and how to log in"):
+        print("".join(lines))
+        city.terminate()
+        return
+
+    def psql(sql):
+        out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pg), "-U", "postgres", "-d", "postern", "-tA", "-c", sql], capture_output=True, text=True, timeout=60)
+        return [l for l in out.stdout.splitlines() if l.strip()]
+
+    def login(drv, user):
+        drv.get(base + "/login")
+        drv.find_element(By.ID, "user").send_keys(user)
+        drv.find_element(By.ID, "password").send_keys(password)
+        drv.find_element(By.ID, "login").click()
+
+    proxy = Proxy(web)
+    base = f"http://127.0.0.1:{proxy.port}"
+    d = driver()
+    sup = None
     try:
-        main()
-    except Exception as e:  # a failure of the harness itself counts as a failed check
-        import traceback
-        traceback.print_exc()
-        check(False, f"browser test raised {type(e).__name__}: {e}")
+        wait = WebDriverWait(d, 20)
+        d.get(base + "/c/c1/live")
+        check(d.current_url.endswith("/login"), "central: an anonymous visitor of a community's live page is sent to the login page")
+        login(d, "op-c1")
+        wait.until(lambda d: d.current_url.endswith("/c/c1/live"))
+        check(d.current_url.endswith("/c/c1/live"), "central: an operator of c1 logs in with central's account and lands on c1's live page")
+        d.get(base + "/c/c2/live")
+        check("may not see" in d.page_source and not d.find_elements(By.ID, "live"), "central: the operator of c1 is refused community c2")
+        d.get(base + "/c/c1/live")
+        wait.until(lambda d: "ok" in d.find_element(By.ID, "conn").get_attribute("class"))
+        first_seen = time.time()
+        WebDriverWait(d, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#entries tr")) >= 2)
+        check(True, f"central: passage rows of c1 appear as its kiosks decide ({time.time() - first_seen:.1f} s)")
+        WebDriverWait(d, 30).until(lambda d: d.execute_script("return Array.from(document.querySelectorAll('#entries img')).some(i => i.complete && i.naturalWidth > 0)"))
+        check(True, "central: a row shows the holder's photo kept by central (image loaded)")
+
+        seen_before = d.execute_script("return window.posternSeen.length")
+        cut_at = time.time()
+        proxy.down()
+        WebDriverWait(d, 15).until(lambda d: "down" in d.find_element(By.ID, "conn").get_attribute("class"))
+        time.sleep(4)
+        proxy.up()
+        WebDriverWait(d, 20).until(lambda d: "ok" in d.find_element(By.ID, "conn").get_attribute("class"))
+        back_at = time.time()
+        check(True, "central: the page lost the connection and reconnected by itself")
+        WebDriverWait(d, 60).until(lambda d: d.execute_script("return window.posternSeen.length") > seen_before + 3)
+
+        # The fever at gate A is an open alarm: the operator acknowledges it.
+        WebDriverWait(d, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alarms li.alarm button.ack"))
+        alarm = d.find_element(By.CSS_SELECTOR, "#alarms li.alarm")
+        alarm_seq = alarm.get_attribute("data-seq")
+        d.save_screenshot(os.path.join(ARTEFACTS, "central-live.png"))
+        alarm.find_element(By.CSS_SELECTOR, "button.ack").click()
+        WebDriverWait(d, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, f"#alarms li[data-seq='{alarm_seq}']"))
+        acks = psql("SELECT actor || ' ' || encode(payload, 'escape') FROM web_actions WHERE community = 'c1' AND action = 'alarm_ack'")
+        check(any(a.startswith("op-c1 ") and f'"key":"{alarm_seq}"' in a for a in acks), f"central: alarm {alarm_seq} acknowledged, recorded in central's web_actions with who")
+
+        # A street supervisor watches c1 but is refused photos.
+        sup = driver()
+        login(sup, "sup")
+        WebDriverWait(sup, 20).until(lambda b: b.current_url.endswith("/c/c1/live"))
+        photo_seq = d.execute_script("var i = document.querySelector('#entries tr img'); return i ? i.closest('tr').dataset.seq : null")
+        sup.get(base + f"/c/c1/photo/{photo_seq}")
+        check(photo_seq is not None and "does not see photos" in sup.page_source, "central: a street supervisor is refused the photo")
+
+        time.sleep(5)
+        seen = d.execute_script("return window.posternSeen")
+        arrivals = d.execute_script("return window.posternArrivals")
+        rows = psql(
+            "SELECT community_seq || ' ' || wall_ns || ' ' || kind FROM events WHERE community = 'c1' AND kind IN ('passage', 'alert', 'device_state', 'device_fault')"
+            " UNION ALL SELECT community_seq || ' ' || wall_ns || ' ack' FROM web_actions WHERE community = 'c1' AND action = 'alarm_ack' ORDER BY 1")
+        recs = sorted((int(r.split()[0]), int(r.split()[1]), r.split()[2]) for r in rows)
+        want = [r[0] for r in recs if seen and seen[0] <= r[0] <= seen[-1]]
+        check(seen == sorted(set(seen)), f"central stream: {len(seen)} events, strictly increasing, none repeated")
+        check(seen == want, f"central stream: no gap across the cut (page {len(seen)} events, central {len(want)})" + ("" if seen == want else f" missing {sorted(set(want) - set(seen))[:10]} extra {sorted(set(seen) - set(want))[:10]}"))
+        lat = sorted(arrivals[str(s)] / 1000 - w / 1e9 for s, w, k in recs if k == "passage" and str(s) in arrivals and w / 1e9 >= first_seen and not (cut_at - 0.5 <= w / 1e9 <= back_at + 0.5))
+        if lat:
+            check(lat[-1] < 3.0, f"central stream: decision at the kiosk → row in the browser p50 {lat[len(lat) // 2] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms (bound 3 s; {len(lat)} rows)")
+    finally:
+        d.quit()
+        if sup:
+            sup.quit()
+        proxy.close()
+        if city.poll() is None:
+            city.terminate()
+            try:
+                city.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                city.kill()
+
+
+if __name__ == "__main__":
+    parts = [main, central_part]
+    if os.environ.get("POSTERN_BROWSER_PART") == "kiosk":
+        parts = [main]
+    elif os.environ.get("POSTERN_BROWSER_PART") == "central":
+        parts = [central_part]
+    for part in parts:
+        try:
+            part()
+        except Exception as e:  # a failure of the harness itself counts as a failed check
+            import traceback
+            traceback.print_exc()
+            check(False, f"browser test ({part.__name__}) raised {type(e).__name__}: {e}")
     print(f"screenshots in {ARTEFACTS}")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds Debian packages from a release build: postern_VERSION_ARCH.deb (the kiosk) into
-# .build-pkg/ (or --out DIR). The binary is built with the Swift runtime linked statically, so
-# the package needs only Debian's own libraries (Depends: from dpkg-shlibdeps).
+# Builds Debian packages from a release build: postern_VERSION_ARCH.deb (the kiosk) and
+# postern-central_VERSION_ARCH.deb (the central service) into .build-pkg/ (or --out DIR). Each
+# binary is built with the Swift runtime linked statically, so the packages need only Debian's
+# own libraries (Depends: from dpkg-shlibdeps).
 #
 #   scripts/package.sh [--version V] [--out DIR] [--no-build] [--lintian] [PRODUCT...]
 #   scripts/package.sh --print-version
@@ -12,13 +13,13 @@
 # Env: DEBFULLNAME/DEBEMAIL (Maintainer), SOURCE_DATE_EPOCH (default: the commit's time),
 #      POSTERN_SWIFT_BUILD_FLAGS (extra flags for swift build).
 #
-# Adding a product (say postern-central): a paragraph in packaging/control, its maintainer
-# scripts as packaging/NAME.{postinst,prerm,postrm}, and a stage_NAME function below that puts
-# its files into "$R" (the package root); then add NAME to PRODUCTS.
+# Adding a product: a paragraph in packaging/control, its maintainer scripts as
+# packaging/NAME.{postinst,prerm,postrm}, and a stage_NAME function below that puts its files
+# into "$R" (the package root); then add NAME to PRODUCTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-PRODUCTS=(postern)
+PRODUCTS=(postern postern-central)
 
 OUT=$ROOT/.build-pkg
 VERSION=""
@@ -111,13 +112,15 @@ put_cli_docs() {                                            # NAME: man page and
   put 0644 "$tmp/fish" "/usr/share/fish/vendor_completions.d/$1.fish"
   rm -rf "$tmp"
 }
-# changelog NAME: Debian-format changelog for this version: the commit subjects since the last
-# tag (at most 30), wrapped for an 80-column reader.
+# changelog: Debian-format changelog for this version: the commit subjects since the last tag
+# (at most 30), wrapped for an 80-column reader. Its entries name the source package (postern,
+# packaging/control's Source:), as in every binary package built from one source.
+SOURCE=$(sed -n 's/^Source: *//p' packaging/control)
 changelog() {
   local range=HEAD tag
   tag=$(git describe --tags --match 'v[0-9]*' --abbrev=0 2>/dev/null) && range="$tag..HEAD"
   {
-    echo "$1 ($VERSION) bookworm; urgency=medium"
+    echo "$SOURCE ($VERSION) bookworm; urgency=medium"
     echo
     echo "  * Built from git commit $(git rev-parse --short=12 HEAD)."
     git log --no-merges --format='%s' -n 30 "$range" | while IFS= read -r s; do
@@ -129,7 +132,7 @@ changelog() {
 }
 put_doc() {                                                 # NAME: changelog.gz and copyright
   mkdir -p "$R/usr/share/doc/$1"
-  changelog "$1" > "$R/usr/share/doc/$1/changelog"; gz "/usr/share/doc/$1/changelog"
+  changelog > "$R/usr/share/doc/$1/changelog"; gz "/usr/share/doc/$1/changelog"
   put 0644 packaging/copyright "/usr/share/doc/$1/copyright"
 }
 
@@ -146,12 +149,34 @@ stage_postern() {
   put 0644 examples/postern.toml /usr/share/postern/postern.toml
   # The drop-in that opens the network to the web front, for admins who turn it on.
   put 0644 systemd/postern-web.conf /usr/share/postern/postern-web.conf
+  # The drop-in that opens the network to the uplink, for a kiosk with a [central] section.
+  put 0644 systemd/postern.service.d/central-uplink.conf /usr/share/postern/central-uplink.conf
   # The board at the gate: Chromium in kiosk mode as a user unit (README).
   put 0644 systemd/postern-board.service /usr/share/postern/postern-board.service
   # lintian overrides, each with its reason (packaging/postern.lintian-overrides).
   put 0644 packaging/postern.lintian-overrides /usr/share/lintian/overrides/postern
   put_cli_docs postern
   put_doc postern
+}
+
+stage_postern-central() {
+  local bin
+  bin=$(release_binary postern-central)
+  put_binary "$bin" /usr/bin/postern-central
+  put 0644 systemd/postern-central.service "$UNITDIR/postern-central.service"
+  put 0644 systemd/postern-central.sysusers.conf "$SYSUSERSDIR/postern-central.conf"
+  put 0644 systemd/postern-central.tmpfiles.conf "$TMPFILESDIR/postern-central.conf"
+  put 0644 examples/postern-central.toml /etc/postern-central/central.toml
+  # The pristine example: postinst and the unit's ExecCondition compare the config with it.
+  put 0644 examples/postern-central.toml /usr/share/postern-central/central.toml
+  # Role and database on a local PostgreSQL (README.Debian).
+  put 0755 packaging/postern-central-create-database /usr/share/postern-central/create-database
+  [ ! -f packaging/postern-central.lintian-overrides ] \
+    || put 0644 packaging/postern-central.lintian-overrides /usr/share/lintian/overrides/postern-central
+  put_cli_docs postern-central
+  put_doc postern-central
+  put 0644 packaging/postern-central.README.Debian /usr/share/doc/postern-central/README.Debian
+  put 0644 docs/CENTRAL.md /usr/share/doc/postern-central/CENTRAL.md; gz /usr/share/doc/postern-central/CENTRAL.md
 }
 
 WORK=""
@@ -169,7 +194,7 @@ build_deb() {  # NAME
   # dpkg-shlibdeps and dpkg-gencontrol read debian/control and debian/changelog from a source
   # tree: give them one made of packaging/control and this version's changelog.
   sed "s|@MAINTAINER@|$MAINTAINER|" packaging/control > "$WORK/debian/control"
-  changelog "$name" > "$WORK/debian/changelog"
+  changelog > "$WORK/debian/changelog"
   local elves=()
   while IFS= read -r f; do
     file -b "$f" | grep -q '^ELF' && elves+=("$f")

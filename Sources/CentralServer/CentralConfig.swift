@@ -30,6 +30,23 @@ public struct CentralConfig: Sendable, Equatable {
     public var idleTimeoutSeconds = 30
     /// Most HTTP connections at once (further lowered to fit the open-file limit).
     public var maxConnections = 4096
+    /// The operators' web front (`[web]`); nil: off.
+    public var web: Web?
+
+    /// `[web]`: where the live pages listen and how their sessions behave.
+    public struct Web: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8441
+        /// Default to central's own `tls_cert`/`tls_key` when unset.
+        public var tlsCert: String?
+        public var tlsKey: String?
+        public var loginAttemptsPerMinute = 5
+        public var sessionMinutes = 720
+        public var windowEvents = 4096
+        public var heartbeatSeconds = 15.0
+        public var language = "zh"
+        public init() {}
+    }
 
     public init() {}
 
@@ -88,6 +105,35 @@ extension CentralConfig {
                 c.dbTLS = v
             }
             t.int("max_connections", 1...500) { c.dbMaxConnections = $0 }
+        }
+        r.table("web") { t in
+            var w = CentralConfig.Web()
+            t.string("listen") { v in
+                guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (0...65_535).contains(port), colon != v.startIndex else {
+                    return t.error("listen", "must be HOST:PORT, like 127.0.0.1:8441 or 0.0.0.0:8444")
+                }
+                w.host = String(v[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                w.port = port
+            }
+            t.string("tls_cert") { w.tlsCert = $0 }
+            t.string("tls_key") { w.tlsKey = $0 }
+            t.int("login_attempts_per_minute", 1...100) { w.loginAttemptsPerMinute = $0 }
+            t.int("session_minutes", 5...10_080) { w.sessionMinutes = $0 }
+            t.int("window_events", 16...1_000_000) { w.windowEvents = $0 }
+            t.number("heartbeat_seconds", 1...300) { w.heartbeatSeconds = $0 }
+            t.string("language") { v in
+                guard ["zh", "en"].contains(v) else { return t.error("language", "\"\(v)\" is not one of zh, en") }
+                w.language = v
+            }
+            if (w.tlsCert == nil) != (w.tlsKey == nil) { t.error(w.tlsCert == nil ? "tls_key" : "tls_cert", "tls_cert and tls_key go together") }
+            if w.tlsCert == nil {
+                w.tlsCert = c.tlsCert
+                w.tlsKey = c.tlsKey
+            }
+            if w.tlsCert == nil, !isLoopback(w.host) {
+                t.error("listen", "plain HTTP only on a loopback address; set tls_cert and tls_key (here or at the top) to listen on \(w.host)")
+            }
+            c.web = w
         }
         if (c.tlsCert == nil) != (c.tlsKey == nil) { r.error(c.tlsCert == nil ? "tls_key" : "tls_cert", "tls_cert and tls_key go together") }
         if c.tlsCert == nil, !isLoopback(c.listenHost) {

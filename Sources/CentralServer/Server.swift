@@ -1,7 +1,9 @@
 /// `postern-central`'s HTTP service on Hummingbird 2: the gates' endpoints (hello, events up,
 /// registry down, claims, peers), the accounts' endpoints (registry writes, organisation,
-/// reports), TLS from certificate files, and the LISTEN connection that wakes long polls.
-/// Stateless: everything it knows is in PostgreSQL, so several instances can run side by side.
+/// reports), TLS from certificate files, the LISTEN connection that wakes long polls and live
+/// feeds, and (with `[web]`) the operators' web front (CentralWeb.swift). Stateless: everything it
+/// knows is in PostgreSQL (a web session and a feed's window are per instance, rebuilt from the
+/// database), so several instances can run side by side.
 import CentralStore
 import CentralWire
 import Crypto
@@ -17,6 +19,7 @@ import NIOPosix
 import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 public enum CentralServer {
     /// The PostgreSQL client a config describes.
@@ -148,7 +151,8 @@ public final class CentralService: Sendable {
     }
 
     /// Runs until SIGTERM/SIGINT (or `shutdown`): migrate, listen, serve.
-    public func run(handleSignals: Bool = true, onListening: (@Sendable (Int) async -> Void)? = nil) async throws {
+    /// `onWeb` gets the web front's URL once it listens (with `[web]` set).
+    public func run(handleSignals: Bool = true, onListening: (@Sendable (Int) async -> Void)? = nil, onWeb: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         let pgTask = Task { await postgres.run() }
         defer { pgTask.cancel() }
         let applied = try await migrateWithRetry()
@@ -160,8 +164,18 @@ public final class CentralService: Sendable {
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))
         let connectionCap = Connections.cap(config, fileLimit: Connections.raiseFileLimit())
         if let cert = config.tlsCert, let key = config.tlsKey {
-            let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+            let chain: [NIOSSLCertificateSource]
+            do { chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) } } catch {
+                throw CentralConfigError(lines: ["tls_cert \(cert): cannot read a PEM certificate chain from it (\(error))"])
+            }
+            guard !chain.isEmpty else { throw CentralConfigError(lines: ["tls_cert \(cert): no PEM certificate in it"]) }
+            // PEM whatever the file is called: NIOSSL's `.file(path)` reads a `.key` file as DER, and
+            // its own error names neither the file nor the reason.
+            let privateKey: NIOSSLPrivateKey
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+                throw CentralConfigError(lines: ["tls_key \(key): cannot read a PEM private key from it (\(error))"])
+            }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
             server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
             server = .http1(configuration: http1)
@@ -178,12 +192,18 @@ public final class CentralService: Sendable {
             },
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ListenService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: PruneService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let w = config.web {
+            let web = CentralWeb(db: db, wakeups: eventWakeups, config: w, logger: logger)
+            webBox.withLock { $0 = web }
+            services.append(.init(service: try web.service(onRunning: onWeb), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: ListenService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: PruneService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            services: services,
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
         groupBox.set(group)
@@ -193,6 +213,9 @@ public final class CentralService: Sendable {
     }
 
     let groupBox = CentralGroupBox()
+    let webBox = Mutex<CentralWeb?>(nil)
+    /// The web front, once `run` has made it (with `[web]` set).
+    public var web: CentralWeb? { webBox.withLock { $0 } }
 
     public func shutdown() async {
         await groupBox.get()?.triggerGracefulShutdown()

@@ -63,5 +63,17 @@ enum CentralSchema {
             id text PRIMARY KEY, private_key bytea NOT NULL, public_key bytea NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now());
         """,
+        // 2: the web front: operators' actions (alarm acknowledgements) in the community's
+        // sequence beside the gates' events, and residents' photos kept by central.
+        """
+        CREATE TABLE web_actions(
+            community text NOT NULL REFERENCES communities(id), community_seq bigint NOT NULL,
+            actor text NOT NULL, action text NOT NULL, wall_ns bigint NOT NULL, payload bytea NOT NULL,
+            at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (community, community_seq));
+        CREATE TABLE photos(
+            community text NOT NULL REFERENCES communities(id), person text NOT NULL,
+            jpeg bytea NOT NULL, sha256 text NOT NULL, set_by text NOT NULL,
+            set_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (community, person));
+        """,
     ]
 }

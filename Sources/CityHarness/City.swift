@@ -137,6 +137,8 @@ public final class City: @unchecked Sendable {
     public let pgDir: String
     public let pgPort: Int
     public var centralPorts: [Int] = []
+    /// Each central instance's web front (`[web] listen`, loopback, plain HTTP).
+    public var webPorts: [Int] = []
     public var centrals: [Child] = []
     public var kiosks: [String: Kiosk] = [:]
     public let repo: String
@@ -148,6 +150,7 @@ public final class City: @unchecked Sendable {
     public var offlineBudget = 1
 
     public var centralURLs: [String] { centralPorts.map { "http://127.0.0.1:\($0)" } }
+    public var webURLs: [String] { webPorts.map { "http://127.0.0.1:\($0)" } }
     var postern: String { repo + "/.build/debug/postern" }
     var posternCentral: String { repo + "/.build/debug/postern-central" }
 
@@ -163,16 +166,19 @@ public final class City: @unchecked Sendable {
         for i in 0..<instances {
             let port = freeLoopbackPort()
             centralPorts.append(port)
-            try centralConfig(port: port).write(toFile: root + "/central-\(i).toml", atomically: true, encoding: .utf8)
+            webPorts.append(freeLoopbackPort())
+            try centralConfig(port: port, web: webPorts[i]).write(toFile: root + "/central-\(i).toml", atomically: true, encoding: .utf8)
         }
         for i in 0..<instances { try startCentral(i) }
     }
 
-    func centralConfig(port: Int) -> String {
+    func centralConfig(port: Int, web: Int) -> String {
         """
         listen = "127.0.0.1:\(port)"
         late_after_seconds = 30
         long_poll_max_seconds = 30
+        [web]
+        listen = "127.0.0.1:\(web)"
         [database]
         host = "127.0.0.1"
         port = \(pgPort)

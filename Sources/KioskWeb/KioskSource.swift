@@ -58,6 +58,16 @@ public final class KioskSource: LiveSource, @unchecked Sendable {
 
     public func head() -> UInt64 { kiosk.writer.durableSeq }
 
+    /// With `[central]`: the registry copy's version and age (the store's), the upload backlog
+    /// (the running uplink's), degraded past `registry_stale_seconds` or when central fails.
+    public func link() async -> LinkStatus? {
+        guard let c = centralRegistry() else { return nil }
+        let age = max(0, Int(Date().timeIntervalSince1970) - Int(c.appliedAt))
+        let u = kiosk.uplinkProbe.get()?()
+        let limit = kiosk.config.central?.registryStaleSeconds ?? Int.max
+        return LinkStatus(registryVersion: c.version, registryAgeSeconds: age, backlog: u?.backlog, degraded: age > limit || (u?.failing ?? false))
+    }
+
     /// Central's registry as applied here (nil for a kiosk that keeps its own).
     func centralRegistry() -> (version: Int64, appliedAt: Timestamp)? {
         lock.lock()

@@ -15,10 +15,35 @@ public enum Role: String, Sendable, CaseIterable, Codable {
     /// A Prometheus scraper (HTTP Basic): `/metrics` only.
     case metrics
 
-    var seesPhotos: Bool { self == .admin || self == .guard }
-    var acknowledges: Bool { self == .admin || self == .guard }
-    var watches: Bool { self != .metrics }
-    var scrapes: Bool { self == .admin || self == .metrics }
+    public var seesPhotos: Bool { self == .admin || self == .guard }
+    public var acknowledges: Bool { self == .admin || self == .guard }
+    public var watches: Bool { self != .metrics }
+    public var scrapes: Bool { self == .admin || self == .metrics }
+}
+
+/// A signed-in account as the web sees it: its name, its web role, and the places it may see
+/// (nil: everything this server serves, as on a kiosk; central lists the communities in scope).
+public struct WebAccount: Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    public var communities: Set<String>?
+    public init(name: String, role: Role, communities: Set<String>? = nil) {
+        self.name = name
+        self.role = role
+        self.communities = communities
+    }
+}
+
+/// Where accounts are checked: the kiosk's account file, or central's accounts table.
+public protocol WebAccounts: Sendable {
+    /// The account if the password is right (nil otherwise, taking as long either way).
+    func account(name: String, password: String) async throws -> WebAccount?
+}
+
+extension AccountFile: WebAccounts {
+    public func account(name: String, password: String) async throws -> WebAccount? {
+        verify(name: name, password: password).map { WebAccount(name: $0.name, role: $0.role) }
+    }
 }
 
 /// Accounts in one file, `NAME ROLE BCRYPT` a line, 0600, replaced atomically. Names are 1–32 of
@@ -97,6 +122,8 @@ public final class Sessions: Sendable {
         public var user: String
         public var role: Role
         public var csrf: String
+        /// The places this session may see; nil: all (a kiosk's accounts).
+        public var communities: Set<String>?
         var lastSeen: Double
     }
 
@@ -117,8 +144,8 @@ public final class Sessions: Sendable {
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
     }
 
-    public func create(user: String, role: Role) -> (id: String, session: Session) {
-        let s = Session(user: user, role: role, csrf: Self.token(), lastSeen: now())
+    public func create(user: String, role: Role, communities: Set<String>? = nil) -> (id: String, session: Session) {
+        let s = Session(user: user, role: role, csrf: Self.token(), communities: communities, lastSeen: now())
         let id = Self.token()
         let t = now()
         store.withLock { m in
@@ -149,7 +176,7 @@ public final class Sessions: Sendable {
     }
 
     /// Constant-time comparison of two tokens.
-    static func same(_ a: String, _ b: String) -> Bool {
+    public static func same(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8)
         let y = Array(b.utf8)
         guard x.count == y.count else { return false }

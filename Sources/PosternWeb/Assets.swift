@@ -19,7 +19,7 @@ enum Assets {
         .grid{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}.grid .entries{flex:1 1 46em}.grid .side{flex:0 1 34em}
         .status{display:flex;gap:1.5em;align-items:center}
         .conn.ok{color:#17803d}.conn.down{color:#b3261e;font-weight:bold}
-        .clock-ok{color:#17803d}.clock-unsynced{color:#b3261e;font-weight:bold}
+        .clock-ok{color:#17803d}.clock-unsynced{color:#b3261e;font-weight:bold}.link-ok{color:#17803d}.link-degraded{color:#b3261e;font-weight:bold}
         #alarms{list-style:none;padding:0;margin:0}
         .alarm{background:#b3261e;color:#fff;padding:.6em 1em;margin:.3em 0;font-size:1.1em;border-radius:4px;animation:blink 1s step-start 0s 6}
         .alarm .detail{opacity:.85}.alarm button{margin-left:1em}
@@ -48,6 +48,7 @@ enum Assets {
         'use strict';
         (function () {
           var root = document.getElementById('live');
+          var base = root ? (root.dataset.base || '') : '';
           if (!root) return;
           var csrf = document.querySelector('meta[name=csrf]').content;
           var canPhoto = root.dataset.photos === '1';
@@ -106,7 +107,7 @@ enum Assets {
             if (d.photo && canPhoto) {
               var img = document.createElement('img');
               img.alt = '';
-              img.src = '/photo/' + d.seq;
+              img.src = base + '/photo/' + d.seq;
               ph.appendChild(img);
             }
             tr.appendChild(ph);
@@ -153,7 +154,7 @@ enum Assets {
             var b = e.target.closest('button.ack');
             if (!b) return;
             b.disabled = true;
-            fetch('/alarms/' + encodeURIComponent(b.dataset.seq) + '/ack', {method: 'POST', headers: {'X-CSRF-Token': csrf}, credentials: 'same-origin'})
+            fetch(base + '/alarms/' + encodeURIComponent(b.dataset.seq) + '/ack', {method: 'POST', headers: {'X-CSRF-Token': csrf}, credentials: 'same-origin'})
               .then(function (r) { if (!r.ok) b.disabled = false; })
               .catch(function () { b.disabled = false; });
           });
@@ -163,7 +164,7 @@ enum Assets {
             if (pending) return;
             pending = setTimeout(function () {
               pending = null;
-              fetch('/live/summary', {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; }).then(function (s) {
+              fetch(base + '/live/summary', {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; }).then(function (s) {
                 if (!s) return;
                 s.lanes.forEach(function (l) {
                   var tr = document.querySelector('#counts tr[data-lane="' + CSS.escape(l.lane) + '"]');
@@ -191,12 +192,17 @@ enum Assets {
                 var c = document.getElementById('clock');
                 c.className = s.clockUnsynced ? 'clock-unsynced' : 'clock-ok';
                 c.textContent = s.clockUnsynced ? '时钟未同步 clock NOT synchronised' : '时钟已同步 clock synchronised';
+                var ln = document.getElementById('link');
+                if (ln && s.link) {
+                  ln.className = s.link.degraded ? 'link-degraded' : 'link-ok';
+                  ln.textContent = s.linkText;
+                }
               }).catch(function () {});
             }, 300);
           }
           setInterval(refresh, 10000);
 
-          var es = new EventSource('/live/stream?after=' + encodeURIComponent(root.dataset.after));
+          var es = new EventSource(base + '/live/stream?after=' + encodeURIComponent(root.dataset.after));
           es.onopen = function () { conn.textContent = '已连接 connected'; conn.className = 'conn ok'; };
           es.onerror = function () { conn.textContent = '重新连接中 reconnecting'; conn.className = 'conn down'; };
           es.addEventListener('entry', function (ev) { if (accept(ev)) { entry(JSON.parse(ev.data)); refresh(); } });
@@ -214,9 +220,10 @@ enum Assets {
         (function () {
           var root = document.getElementById('board');
           if (!root) return;
+          var base = root.dataset.base || '';
           var last = Number(root.dataset.after) || 0;
           window.posternBoardSeen = [];
-          var es = new EventSource('/board/stream?after=' + encodeURIComponent(root.dataset.after));
+          var es = new EventSource(base + '/board/stream?after=' + encodeURIComponent(root.dataset.after));
           es.addEventListener('decision', function (ev) {
             var seq = Number(ev.lastEventId);
             if (!(seq > last)) return;

@@ -43,9 +43,22 @@ public final class LiveFeed: Sendable {
     }
 
     /// Renders one record as (live frame, board frame); nil when the live view does not show it.
-    static func render(_ r: LiveRecord, source: any LiveSource) -> Item? {
+    static func render(_ r: LiveRecord, source: any LiveSource) async -> Item? {
         guard let e = r.event else { return nil }
-        if let v = Views.entry(r, e, hasPhoto: e.decision?.personID.map { source.photo(person: $0) != nil } ?? false) {
+        if e.kind == .passage, e.decision != nil {
+            var hasPhoto = false
+            if let known = r.hasPhoto {
+                hasPhoto = known
+            } else if let p = e.decision?.personID {
+                hasPhoto = await source.hasPhoto(person: p)
+            }
+            return render(r, e, hasPhoto: hasPhoto)
+        }
+        return render(r, e, hasPhoto: false)
+    }
+
+    static func render(_ r: LiveRecord, _ e: GateEvent, hasPhoto: Bool) -> Item? {
+        if let v = Views.entry(r, e, hasPhoto: hasPhoto) {
             return Item(
                 seq: r.seq, live: SSE.frame(id: r.seq, event: "entry", json: jsonText(v)),
                 board: Views.board(r, e).map { SSE.frame(id: r.seq, event: "decision", json: jsonText($0)) }, person: e.decision?.personID)
@@ -61,13 +74,13 @@ public final class LiveFeed: Sendable {
     /// Follows the source until cancelled: first from `stateStart()` to rebuild today's state,
     /// then every time the head moves (and once a second, for sources in another process).
     public func run() async throws {
-        let start = try source.stateStart()
-        let reader = try source.reader(after: start > 0 ? start - 1 : 0)
+        let start = try await source.stateStart()
+        let reader = try await source.reader(after: start > 0 ? start - 1 : 0)
         shared.withLock {
             $0.floor = start > 0 ? start - 1 : 0
             $0.covered = $0.floor
         }
-        try drain(reader)
+        try await drain(reader)
         // One loop reads; it is poked when the head moves and once a second (a source in another
         // process has no head stream worth trusting alone). The poke is also the viewers' clock.
         let (pokes, poke) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -89,7 +102,7 @@ public final class LiveFeed: Sendable {
         }
         try await withTaskCancellationHandler {
             for await _ in pokes {
-                try drain(reader)
+                try await drain(reader)
                 wakeAll()
             }
         } onCancel: {
@@ -97,24 +110,21 @@ public final class LiveFeed: Sendable {
         }
     }
 
-    let drainLock = Mutex(())
-
-    /// Reads everything available now and publishes it.
-    func drain(_ reader: any LiveReader) throws {
-        try drainLock.withLock { _ in
-            let today = Self.today()
-            while true {
-                let recs = try reader.next(limit: 512)
-                if recs.isEmpty { break }
-                let items = recs.compactMap { Self.render($0, source: source) }
-                shared.withLock { s in
-                    for r in recs { s.state.apply(r, today: today) }
-                    for i in items { push(&s, i) }
-                    s.covered = max(s.covered, recs.last!.seq)
-                }
-                metrics?.observe(recs)
-                wakeAll()
+    /// Reads everything available now and publishes it (only `run`'s one loop calls it).
+    func drain(_ reader: any LiveReader) async throws {
+        let today = Self.today()
+        while true {
+            let recs = try await reader.next(limit: 512)
+            if recs.isEmpty { break }
+            var items: [Item] = []
+            for r in recs { if let i = await Self.render(r, source: source) { items.append(i) } }
+            shared.withLock { s in
+                for r in recs { s.state.apply(r, today: today) }
+                for i in items { push(&s, i) }
+                s.covered = max(s.covered, recs.last!.seq)
             }
+            metrics?.observe(recs)
+            wakeAll()
         }
     }
 
@@ -182,6 +192,8 @@ public final class LiveFeed: Sendable {
     var covered: UInt64 { shared.withLock { $0.covered } }
     var state: LiveState { shared.withLock { $0.state } }
     var stopped: Bool { shared.withLock { $0.stopped } }
+    /// Streams open on this feed now.
+    public var viewerCount: Int { shared.withLock { $0.waiters.count } }
 
     /// The pass holder of passage `seq`, if it is in the window (nil: not there, or no holder).
     func person(seq: UInt64) -> (inWindow: Bool, person: String?) {
@@ -202,16 +214,16 @@ public final class LiveFeed: Sendable {
     /// Frames from the source for a viewer behind the window: reads (with the viewer's own
     /// reader, positioned at `after`) until it reaches the window or the end of what is
     /// committed, at most `limit` frames. Returns the frames and the new position.
-    func catchUp(reader: any LiveReader, after: UInt64, board: Bool, limit: Int = 2048) throws -> (frames: [String], upTo: UInt64) {
+    func catchUp(reader: any LiveReader, after: UInt64, board: Bool, limit: Int = 2048) async throws -> (frames: [String], upTo: UInt64) {
         var out: [String] = []
         var pos = after
         let target = floor
         while pos < target, out.count < limit {
-            let recs = try reader.next(limit: 256)
+            let recs = try await reader.next(limit: 256)
             if recs.isEmpty { break }
             for r in recs {
                 pos = r.seq
-                if let item = Self.render(r, source: source) {
+                if let item = await Self.render(r, source: source) {
                     if board { if let b = item.board { out.append(b) } } else { out.append(item.live) }
                 }
             }

@@ -22,10 +22,11 @@ enum Templates {
           <strong class="gate">{{title}}</strong>
           {{#user}}
           <nav>
-            <a href="/live">实时 Live</a>
-            <a href="/ledger">台账 Ledger</a>
-            <a href="/board">看板 Board</a>
-            {{#admin}}<a href="/board/edit">看板设置 Board settings</a>{{/admin}}
+            {{#picker}}<a href="/">小区 Communities</a>{{/picker}}
+            <a href="{{base}}/live">实时 Live</a>
+            <a href="{{base}}/ledger">台账 Ledger</a>
+            {{#board}}<a href="{{base}}/board">看板 Board</a>
+            {{#admin}}<a href="{{base}}/board/edit">看板设置 Board settings</a>{{/admin}}{{/board}}
           </nav>
           <span class="who">{{user}} ({{role}})</span>
           <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">退出 Log out</button></form>
@@ -50,14 +51,30 @@ enum Templates {
         </html>
         """
 
+    static let picker = """
+        {{> head}}
+        <body class="zh">
+        {{> nav}}
+        <main id="picker">
+        <h1>小区 Communities</h1>
+        <ul id="communities">
+          {{#communities}}<li><a class="live" href="/c/{{id}}/live">{{name}}</a> · <a href="/c/{{id}}/ledger">台账 Ledger</a></li>{{/communities}}
+          {{^communities}}<li>此账号无可查看的小区 No community in this account's scope</li>{{/communities}}
+        </ul>
+        </main>
+        </body>
+        </html>
+        """
+
     static let live = """
         {{> head}}
         <body class="{{lang}}">
         {{> nav}}
-        <main id="live" data-after="{{after}}" data-photos="{{photos}}" data-ack="{{ack}}">
+        <main id="live" data-base="{{base}}" data-after="{{after}}" data-photos="{{photos}}" data-ack="{{ack}}">
         <section class="status">
           <span id="conn" class="conn">连接中 connecting</span>
           <span id="clock" class="{{clockClass}}">{{clockText}}</span>
+          {{#link}}<span id="link" class="{{class}}">{{text}}</span>{{/link}}
           <label><input type="checkbox" id="sound"> 报警声音 alarm sound</label>
           <button type="button" id="lang-toggle">中文 / English</button>
         </section>
@@ -114,7 +131,7 @@ enum Templates {
         {{> nav}}
         <main>
         <h1>出入登记台账 Entry ledger · {{day}} · {{gate}}</h1>
-        <form method="get" action="/ledger" class="noprint"><label>日期 Day <input name="day" value="{{day}}" pattern="\\d{4}-\\d{2}-\\d{2}"></label> <button type="submit">查看 Show</button> <button type="button" id="print">打印 Print</button></form>
+        <form method="get" action="{{base}}/ledger" class="noprint"><label>日期 Day <input name="day" value="{{day}}" pattern="\\d{4}-\\d{2}-\\d{2}"></label> <button type="submit">查看 Show</button> <button type="button" id="print">打印 Print</button></form>
         <table id="ledger"><thead><tr><th>#</th><th>时间 Time</th><th>通道 Lane</th><th>方向 Dir</th><th>姓名 Name</th><th>身份证号 ID number</th><th>体温 Temp</th><th>结果 Outcome</th><th>原因 Reason</th><th>放行人员 Staff</th></tr></thead>
         <tbody>
         {{#rows}}<tr class="{{outcome}}"><td>{{seq}}</td><td>{{time}}{{#clockUnsynced}}*{{/clockUnsynced}}</td><td>{{lane}}</td><td>{{direction}}</td><td>{{name}}</td><td>{{idNumber}}</td><td>{{temperature}}</td><td>{{outcomeText}}</td><td>{{reasonText}}</td><td>{{staff}}</td></tr>{{/rows}}
@@ -129,7 +146,7 @@ enum Templates {
     static let board = """
         {{> head}}
         <body class="board">
-        <main id="board" data-after="{{after}}">
+        <main id="board" data-base="{{base}}" data-after="{{after}}">
         <div class="sign">非本小区人员禁止入内<small>Residents only · 一律凭证出入 · 一律测量体温</small></div>
         <h1 class="community">{{community}}</h1>
         <section id="last" class="last {{lastOutcome}}">
@@ -160,7 +177,7 @@ enum Templates {
         <main>
         <h1>看板设置 Board settings</h1>
         {{#error}}<p class="error">{{error}}</p>{{/error}}
-        <form method="post" action="/board/edit">
+        <form method="post" action="{{base}}/board/edit">
           <input type="hidden" name="csrf" value="{{csrf}}">
           <table><thead><tr><th>公示 Publish</th><th>姓名 Name</th><th>职务 Duty</th><th>公开电话 Published phone</th><th>今日值班 On duty</th></tr></thead><tbody>
           {{#staff}}
@@ -179,7 +196,7 @@ enum Templates {
 
     static let library: MustacheLibrary = {
         var lib = MustacheLibrary()
-        for (name, text) in [("head", head), ("nav", nav), ("login", login), ("live", live), ("ledger", ledger), ("board", board), ("boardEdit", boardEdit)] {
+        for (name, text) in [("head", head), ("nav", nav), ("login", login), ("live", live), ("ledger", ledger), ("board", board), ("boardEdit", boardEdit), ("picker", picker)] {
             try! lib.register(text, named: name)
         }
         return lib

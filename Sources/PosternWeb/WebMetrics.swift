@@ -21,9 +21,18 @@ public final class WebMetrics: Sendable {
     let viewerCount = Mutex(0)
     let viewerGauge: Gauge
     let delivered: Counter
+    /// Whether the records the live feeds read are counted (passages, alarms, devices). A kiosk's
+    /// one feed reads its whole log; central's feeds exist only while a community is watched, so
+    /// central counts from its database instead.
+    let countsRecords: Bool
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public convenience init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.init(registry: registry, countsRecords: true)
+    }
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), countsRecords: Bool) {
         self.registry = registry
+        self.countsRecords = countsRecords
         viewerGauge = registry.makeGauge(descriptor: .named("postern_web_viewers", "Open event streams (live view and board)."))
         delivered = registry.makeCounter(descriptor: .named("postern_web_events_delivered_total", "Event frames written to viewers."))
     }
@@ -46,6 +55,7 @@ public final class WebMetrics: Sendable {
     }
 
     func observe(_ records: [LiveRecord]) {
+        guard countsRecords else { return }
         for r in records {
             guard let e = r.event else { continue }
             switch e.kind {

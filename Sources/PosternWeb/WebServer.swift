@@ -31,6 +31,15 @@ public struct WebOptions: Sendable {
     public var language = Language.zh
     /// How many shown events the live window keeps for reconnecting viewers.
     public var windowEvents = 4096
+    /// Path prefix of this source's pages (central: `/c/COMMUNITY`; a kiosk: none). With a
+    /// prefix, the way in (`/login`, `/logout`), `/` and `/assets` belong to whoever hosts it.
+    public var base = ""
+    /// A session must list this place among its communities (central); nil: any session.
+    public var scope: String?
+    /// The board at the gate and its editor (a kiosk's display; central serves none).
+    public var board = true
+    /// `/metrics` under `base`.
+    public var metricsRoute = true
 
     public init(usersFile: String, boardFile: String) {
         self.usersFile = usersFile
@@ -54,9 +63,7 @@ public final class WebServer: Sendable {
     public let feed: LiveFeed
     public let options: WebOptions
     public let metrics: WebMetrics
-    let sessions: Sessions
-    let limiter: LoginLimiter
-    let accounts: AccountFile
+    public let gate: WebGate
     let logger: Logger
     let address = Mutex<String?>(nil)
     /// Why the server stopped on its own, if it did.
@@ -64,15 +71,18 @@ public final class WebServer: Sendable {
     public var failed: String? { failure.withLock { $0 } }
     public func noteFailure(_ why: String) { failure.withLock { $0 = why } }
 
-    public init(source: any LiveSource, options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger) {
+    /// `gate`: the shared way in (central); nil makes one over `options.usersFile` (a kiosk).
+    public init(source: any LiveSource, options: WebOptions, metrics: WebMetrics = WebMetrics(), logger: Logger, gate: WebGate? = nil) {
         self.source = source
         self.options = options
         self.metrics = metrics
         self.logger = logger
         feed = LiveFeed(source: source, capacity: options.windowEvents, metrics: metrics)
-        sessions = Sessions(idleSeconds: Double(options.sessionMinutes) * 60)
-        limiter = LoginLimiter(limit: options.loginAttemptsPerMinute)
-        accounts = AccountFile(path: options.usersFile)
+        self.gate =
+            gate
+            ?? WebGate(
+                accounts: AccountFile(path: options.usersFile), secure: options.tlsCert != nil, title: source.title, landing: options.base + "/live",
+                loginAttemptsPerMinute: options.loginAttemptsPerMinute, sessionMinutes: options.sessionMinutes, metrics: metrics, logger: logger)
     }
 
     var secure: Bool { options.tlsCert != nil }
@@ -114,8 +124,8 @@ public final class WebServer: Sendable {
 
     // MARK: routes
 
-    func routes(_ r: Router<WebContext>) {
-        r.get("/") { _, _ in Self.redirect("/live") }
+    /// Serves the asset files (one copy for every source a process hosts).
+    public static func assetRoutes(_ r: Router<WebContext>) {
         r.get("/assets/:file") { _, ctx in
             guard let name = ctx.parameters.get("file"), let f = Assets.files[name] else { return Response(status: .notFound) }
             var h = HTTPFields()
@@ -123,38 +133,37 @@ public final class WebServer: Sendable {
             h[.cacheControl] = "public, max-age=3600"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: f.body)))
         }
-        r.get("/login") { [self] req, _ in loginPage(req, error: nil) }
-        r.post("/login") { [self] req, ctx in try await login(req, ctx) }
-        r.post("/logout") { [self] req, _ in
-            let form = try await Self.form(req)
-            guard let (id, s) = session(req) else { return Self.redirect("/login") }
-            guard Sessions.same(form["csrf"] ?? "", s.csrf) else { return Self.forbidden("CSRF token missing or wrong") }
-            sessions.end(id)
-            var resp = Self.redirect("/login")
-            resp.setCookie(Cookie(name: "postern_session", value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .strict))
-            return resp
+    }
+
+    /// This source's routes under `options.base` (and, without a base, the way in and assets).
+    public func routes(_ r: Router<WebContext>) {
+        let b = options.base
+        if b.isEmpty {
+            r.get("/") { _, _ in Self.redirect("/live") }
+            Self.assetRoutes(r)
+            gate.routes(r)
         }
-        r.get("/live") { [self] req, _ in try page(req, need: \.watches) { s in livePage(s) } }
-        r.get("/live/summary") { [self] req, _ in
+        r.get("\(b)/live") { [self] req, _ in try await page(req, need: \.watches) { s in await livePage(s) } }
+        r.get("\(b)/live/summary") { [self] req, _ in
             guard let (_, s) = session(req) else { return Self.unauthorized() }
             guard s.role.watches else { return Self.forbidden("not allowed for this account") }
-            return Self.json(summary())
+            return Self.json(await summary())
         }
-        r.get("/live/stream") { [self] req, _ in
+        r.get("\(b)/live/stream") { [self] req, _ in
             guard let (_, s) = session(req) else { return Self.unauthorized() }
             guard s.role.watches else { return Self.forbidden("not allowed for this account") }
-            return stream(req, board: false)
+            return try await stream(req, board: false)
         }
-        r.get("/photo/:seq") { [self] req, ctx in
+        r.get("\(b)/photo/:seq") { [self] req, ctx in
             guard let (_, s) = session(req) else { return Self.unauthorized() }
             guard s.role.seesPhotos else { return Self.forbidden("this account does not see photos") }
-            guard let seq = ctx.parameters.get("seq").flatMap({ UInt64($0) }), let jpeg = try photo(seq: seq) else { return Response(status: .notFound) }
+            guard let seq = ctx.parameters.get("seq").flatMap({ UInt64($0) }), let jpeg = try await photo(seq: seq) else { return Response(status: .notFound) }
             var h = HTTPFields()
             h[.contentType] = "image/jpeg"
             h[.cacheControl] = "private, max-age=600"
             return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
         }
-        r.post("/alarms/:seq/ack") { [self] req, ctx in
+        r.post("\(b)/alarms/:seq/ack") { [self] req, ctx in
             guard let (_, s) = session(req) else { return Self.unauthorized() }
             guard s.role.acknowledges else { return Self.forbidden("this account cannot acknowledge alarms") }
             guard try await csrfOK(req, s) else { return Self.forbidden("CSRF token missing or wrong") }
@@ -167,40 +176,51 @@ public final class WebServer: Sendable {
             e.actor = s.user
             e.message = "alarm \(seq) acknowledged on the web by \(s.user)"
             let at = try await source.append(e)
-            logger.notice("alarm \(seq) acknowledged by \(s.user) (log seq \(at))")
+            logger.notice("alarm \(seq) acknowledged by \(s.user) (seq \(at))")
             return Self.json(["acknowledged": seq, "seq": at])
         }
-        r.get("/ledger") { [self] req, _ in
-            try page(req, need: \.watches) { s in try ledgerPage(req, s) }
+        r.get("\(b)/ledger") { [self] req, _ in
+            try await page(req, need: \.watches) { s in try await ledgerPage(req, s) }
         }
-        r.get("/board") { [self] _, _ in boardPage() }
-        r.get("/board/stream") { [self] req, _ in stream(req, board: true) }
-        r.get("/board/edit") { [self] req, _ in try page(req, need: { $0 == .admin }) { s in try boardEditPage(s, error: nil) } }
-        r.post("/board/edit") { [self] req, _ in
-            guard let (_, s) = session(req) else { return Self.redirect("/login") }
-            guard s.role == .admin else { return Self.forbidden("only an admin edits the board") }
-            let form = try await Self.form(req)
-            guard Sessions.same(form["csrf"] ?? "", s.csrf) else { return Self.forbidden("CSRF token missing or wrong") }
-            return try await saveBoard(form: form, s)
-        }
-        r.get("/metrics") { [self] req, _ in
-            var allowed = session(req).map { $0.1.role.scrapes } ?? false
-            if !allowed, let (user, pass) = Self.basicAuth(req), let a = accounts.verify(name: user, password: pass), a.role.scrapes { allowed = true }
-            guard allowed else {
-                var h = HTTPFields()
-                h[.wwwAuthenticate] = "Basic realm=\"postern metrics\""
-                return Response(status: .unauthorized, headers: h)
+        if options.board {
+            r.get("\(b)/board") { [self] _, _ in await boardPage() }
+            r.get("\(b)/board/stream") { [self] req, _ in try await stream(req, board: true) }
+            r.get("\(b)/board/edit") { [self] req, _ in try await page(req, need: { $0 == .admin }) { s in try await boardEditPage(s, error: nil) } }
+            r.post("\(b)/board/edit") { [self] req, _ in
+                guard let (_, s) = session(req) else { return Self.redirect("/login") }
+                guard s.role == .admin else { return Self.forbidden("only an admin edits the board") }
+                let form = try await Self.form(req)
+                guard Sessions.same(form["csrf"] ?? "", s.csrf) else { return Self.forbidden("CSRF token missing or wrong") }
+                return try await saveBoard(form: form, s)
             }
-            var h = HTTPFields()
-            h[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape())))
+        }
+        if options.metricsRoute {
+            r.get("\(b)/metrics") { [self] req, _ in
+                var allowed = session(req).map { $0.1.role.scrapes } ?? false
+                if !allowed, let (user, pass) = Self.basicAuth(req), AccountFile.validName(user),
+                    let a = try await gate.accounts.account(name: user, password: pass), a.role.scrapes
+                {
+                    allowed = true
+                }
+                guard allowed else {
+                    var h = HTTPFields()
+                    h[.wwwAuthenticate] = "Basic realm=\"postern metrics\""
+                    return Response(status: .unauthorized, headers: h)
+                }
+                var h = HTTPFields()
+                h[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape())))
+            }
         }
     }
 
     // MARK: sessions and requests
 
+    /// The request's session, if it may see this source: a session whose communities do not
+    /// include `options.scope` is no session here.
     func session(_ req: Request) -> (String, Sessions.Session)? {
-        guard let id = req.cookies["postern_session"]?.value, let s = sessions.get(id) else { return nil }
+        guard let (id, s) = gate.session(req) else { return nil }
+        if let scope = options.scope, let cs = s.communities, !cs.contains(scope) { return nil }
         return (id, s)
     }
 
@@ -211,10 +231,10 @@ public final class WebServer: Sendable {
 
     /// A page for a signed-in account with the right role: anonymous → the login page, wrong
     /// role → 403.
-    func page(_ req: Request, need: (Role) -> Bool, _ body: (Sessions.Session) throws -> Response) throws -> Response {
+    func page(_ req: Request, need: (Role) -> Bool, _ body: (Sessions.Session) async throws -> Response) async throws -> Response {
         guard let (_, s) = session(req) else { return Self.redirect("/login") }
         guard need(s.role) else { return Self.forbidden("not allowed for this account") }
-        return try body(s)
+        return try await body(s)
     }
 
     static let maxForm = 64 << 10
@@ -246,48 +266,10 @@ public final class WebServer: Sendable {
 
     static func client(_ ctx: WebContext) -> String { ctx.remoteAddress?.ipAddress ?? "unknown" }
 
-    // MARK: login
-
-    func loginPage(_ req: Request, error: String?, status: HTTPResponse.Status = .ok) -> Response {
-        let token = Sessions.token()
-        var resp = Self.html(Templates.render("login", ["title": "Postern · \(source.title)", "csrf": token, "error": error as Any]), status: status)
-        resp.setCookie(Cookie(name: "postern_login", value: token, maxAge: 1800, path: "/login", secure: secure, httpOnly: true, sameSite: .strict))
-        return resp
-    }
-
-    func login(_ req: Request, _ ctx: WebContext) async throws -> Response {
-        let client = Self.client(ctx)
-        guard limiter.allowed(client) else {
-            metrics.login(ok: false)
-            logger.warning("login refused: too many failures from one address")
-            return loginPage(req, error: "登录失败次数过多，请一分钟后再试 Too many failed logins: wait a minute", status: .tooManyRequests)
-        }
-        let form = try await Self.form(req)
-        // Login CSRF: the form's token must match the cookie the login page set.
-        guard let pre = req.cookies["postern_login"]?.value, Sessions.same(form["csrf"] ?? "", pre) else {
-            return loginPage(req, error: "页面已过期，请重新登录 The page expired: log in again", status: .forbidden)
-        }
-        let user = form["user"] ?? ""
-        let pass = form["password"] ?? ""
-        guard AccountFile.validName(user), let a = accounts.verify(name: user, password: pass) else {
-            limiter.failed(client)
-            metrics.login(ok: false)
-            logger.notice("failed web login")
-            return loginPage(req, error: "用户名或密码错误 Wrong user name or password", status: .unauthorized)
-        }
-        metrics.login(ok: true)
-        let (id, _) = sessions.create(user: a.name, role: a.role)
-        logger.notice("web login: \(a.name) (\(a.role.rawValue))")
-        var resp = Self.redirect(a.role == .metrics ? "/metrics" : "/live")
-        resp.setCookie(Cookie(name: "postern_session", value: id, path: "/", secure: secure, httpOnly: true, sameSite: .strict))
-        resp.setCookie(Cookie(name: "postern_login", value: "", maxAge: 0, path: "/login", secure: secure, httpOnly: true, sameSite: .strict))
-        return resp
-    }
-
     // MARK: pages
 
     func base(_ s: Sessions.Session?) -> [String: Any] {
-        var c: [String: Any] = ["title": source.title, "csrf": s?.csrf ?? "", "lang": options.language.rawValue]
+        var c: [String: Any] = ["title": source.title, "csrf": s?.csrf ?? "", "lang": options.language.rawValue, "base": options.base, "board": options.board, "picker": !options.base.isEmpty]
         if let s {
             c["user"] = s.user
             c["role"] = s.role.rawValue
@@ -306,7 +288,7 @@ public final class WebServer: Sendable {
         }
     }
 
-    func livePage(_ s: Sessions.Session) -> Response {
+    func livePage(_ s: Sessions.Session) async -> Response {
         let st = feed.state
         var c = base(s)
         c["after"] = String(startPoint())
@@ -321,7 +303,7 @@ public final class WebServer: Sendable {
         c["devices"] = st.deviceList.map { d -> [String: Any] in
             ["device": d.device, "state": d.state, "since": d.since, "faultsToday": d.faultsToday, "lastReading": d.lastReading]
         }
-        if let seven = try? source.sevenCounts(day: LiveFeed.today(), now: Timestamp(Date().timeIntervalSince1970)) {
+        if let seven = try? await source.sevenCounts(day: LiveFeed.today(), now: Timestamp(Date().timeIntervalSince1970)) {
             c["seven"] = [
                 "households": seven.households, "rentalHouseholds": seven.rentalHouseholds, "hubei": seven.hubei, "wuhan": seven.wuhan,
                 "otherOutsiders": seven.otherOutsiders, "returnees": seven.returnees, "inIsolation": seven.inIsolation,
@@ -329,6 +311,9 @@ public final class WebServer: Sendable {
         }
         c["clockClass"] = st.clockUnsynced ? "clock-unsynced" : "clock-ok"
         c["clockText"] = st.clockUnsynced ? "时钟未同步 clock NOT synchronised" : "时钟已同步 clock synchronised"
+        if let l = await source.link() {
+            c["link"] = ["text": l.text, "class": l.degraded ? "link-degraded" : "link-ok"]
+        }
         return Self.html(Templates.render("live", c))
     }
 
@@ -339,18 +324,23 @@ public final class WebServer: Sendable {
         var clockUnsynced: Bool
         var openAlarms: Int
         var seq: UInt64
+        var link: LinkStatus?
+        var linkText: String?
     }
 
-    func summary() -> Summary {
+    func summary() async -> Summary {
         let st = feed.state
         var seven: [String: Int] = [:]
-        if let s = try? source.sevenCounts(day: LiveFeed.today(), now: Timestamp(Date().timeIntervalSince1970)) {
+        if let s = try? await source.sevenCounts(day: LiveFeed.today(), now: Timestamp(Date().timeIntervalSince1970)) {
             seven = [
                 "households": s.households, "rentalHouseholds": s.rentalHouseholds, "hubei": s.hubei, "wuhan": s.wuhan, "otherOutsiders": s.otherOutsiders,
                 "returnees": s.returnees, "inIsolation": s.inIsolation, "passagesIn": s.passagesIn, "passagesOut": s.passagesOut, "feverAlerts": s.feverAlerts,
             ]
         }
-        return Summary(lanes: st.laneList, devices: st.deviceList, seven: seven, clockUnsynced: st.clockUnsynced, openAlarms: st.alarms.count, seq: st.lastSeq)
+        let link = await source.link()
+        return Summary(
+            lanes: st.laneList, devices: st.deviceList, seven: seven, clockUnsynced: st.clockUnsynced, openAlarms: st.alarms.count, seq: st.lastSeq,
+            link: link, linkText: link?.text)
     }
 
     static func validDay(_ s: String) -> Bool {
@@ -358,10 +348,10 @@ public final class WebServer: Sendable {
         return p.count == 3 && p[0].count == 4 && p[1].count == 2 && p[2].count == 2 && p.allSatisfy { $0.allSatisfy { $0.isASCII && $0.isNumber } }
     }
 
-    func ledgerPage(_ req: Request, _ s: Sessions.Session) throws -> Response {
+    func ledgerPage(_ req: Request, _ s: Sessions.Session) async throws -> Response {
         var day = req.uri.queryParameters["day"].map(String.init) ?? LiveFeed.today()
         if !Self.validDay(day) { day = LiveFeed.today() }
-        let rows = try source.ledger(day: day)
+        let rows = try await source.ledger(day: day)
         var c = base(s)
         c["day"] = day
         c["gate"] = source.title
@@ -382,9 +372,9 @@ public final class WebServer: Sendable {
         BoardSettings.load(options.boardFile) ?? BoardSettings(roster: [], notices: options.notices)
     }
 
-    func boardPage() -> Response {
+    func boardPage() async -> Response {
         let b = board()
-        let staff = Dictionary(((try? source.staff()) ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let staff = Dictionary(((try? await source.staff()) ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var c = base(nil)
         c["community"] = options.community
         c["after"] = String(feed.covered)
@@ -403,11 +393,11 @@ public final class WebServer: Sendable {
         return Self.html(Templates.render("board", c))
     }
 
-    func boardEditPage(_ s: Sessions.Session, error: String?) throws -> Response {
+    func boardEditPage(_ s: Sessions.Session, error: String?) async throws -> Response {
         let b = board()
         var c = base(s)
         c["error"] = error as Any
-        c["staff"] = try source.staff().sorted { $0.id < $1.id }.map { st -> [String: Any] in
+        c["staff"] = try await source.staff().sorted { $0.id < $1.id }.map { st -> [String: Any] in
             let d = b.roster.first { $0.staff == st.id }
             return [
                 "id": st.id, "name": st.name, "published": d != nil, "duty": d?.duty ?? st.role, "phone": d?.phone ?? "",
@@ -419,7 +409,7 @@ public final class WebServer: Sendable {
     }
 
     func saveBoard(form: [String: String], _ s: Sessions.Session) async throws -> Response {
-        let staff = try source.staff()
+        let staff = try await source.staff()
         let published = Set((form["publish"] ?? "").split(separator: "\u{1F}").map(String.init))
         let onDuty = Set((form["onduty"] ?? "").split(separator: "\u{1F}").map(String.init))
         var b = BoardSettings()
@@ -430,7 +420,7 @@ public final class WebServer: Sendable {
                     phone: (form["phone.\(st.id)"] ?? "").trimmingCharacters(in: .whitespaces), onDutyDay: onDuty.contains(st.id) ? LiveFeed.today() : nil))
         }
         b.notices = (form["notices"] ?? "").split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if let why = b.problem() { return try boardEditPage(s, error: why) }
+        if let why = b.problem() { return try await boardEditPage(s, error: why) }
         let before = board()
         try b.save(options.boardFile)
         var e = GateEvent(kind: .registryChange, at: Date().timeIntervalSince1970)
@@ -438,22 +428,25 @@ public final class WebServer: Sendable {
         e.before = jsonText(before)
         e.after = jsonText(b)
         _ = try await source.append(e)
-        return Self.redirect("/board")
+        return Self.redirect(options.base + "/board")
     }
 
     /// The photo of the holder of the pass in passage `seq`.
-    func photo(seq: UInt64) throws -> [UInt8]? {
+    func photo(seq: UInt64) async throws -> [UInt8]? {
         let w = feed.person(seq: seq)
-        if w.inWindow { return w.person.flatMap { source.photo(person: $0) } }
-        guard seq > 0, let r = try source.reader(after: seq - 1).next(limit: 1).first, r.seq == seq, let e = r.event, e.kind == .passage,
+        if w.inWindow {
+            guard let p = w.person else { return nil }
+            return await source.photo(person: p)
+        }
+        guard seq > 0, let r = try await source.reader(after: seq - 1).next(limit: 1).first, r.seq == seq, let e = r.event, e.kind == .passage,
             let person = e.decision?.personID
         else { return nil }
-        return source.photo(person: person)
+        return await source.photo(person: person)
     }
 
     // MARK: the event stream
 
-    func stream(_ req: Request, board: Bool) -> Response {
+    func stream(_ req: Request, board: Bool) async throws -> Response {
         let start = SSE.resumePoint(lastEventID: req.headers[.init("Last-Event-ID")!], after: req.uri.queryParameters["after"].map(String.init)) ?? feed.covered
         var h = HTTPFields()
         h[.contentType] = "text/event-stream; charset=utf-8"
@@ -462,7 +455,7 @@ public final class WebServer: Sendable {
         let feed = self.feed
         let metrics = self.metrics
         let heartbeat = options.heartbeatSeconds
-        let head = source.head()
+        let head = try await source.head()
         return Response(
             status: .ok, headers: h,
             body: ResponseBody { writer in
@@ -482,8 +475,8 @@ public final class WebServer: Sendable {
                         frames = f
                         pos = upTo
                     } else {
-                        if behind == nil { behind = try feed.source.reader(after: pos) }
-                        let (f, upTo) = try feed.catchUp(reader: behind!, after: pos, board: board)
+                        if behind == nil { behind = try await feed.source.reader(after: pos) }
+                        let (f, upTo) = try await feed.catchUp(reader: behind!, after: pos, board: board)
                         frames = f
                         if upTo == pos && f.isEmpty {
                             try await Task.sleep(for: .milliseconds(50))
@@ -508,9 +501,18 @@ public final class WebServer: Sendable {
             })
     }
 
+    /// The list of communities a central account may open (central's `/`).
+    public static func pickerPage(user: String, role: Role, csrf: String, communities: [(id: String, name: String)]) -> Response {
+        let c: [String: Any] = [
+            "title": "Postern", "csrf": csrf, "user": user, "role": role.rawValue, "base": "", "board": false,
+            "communities": communities.map { ["id": $0.id, "name": $0.name] },
+        ]
+        return html(Templates.render("picker", c))
+    }
+
     // MARK: responses
 
-    static func html(_ s: String, status: HTTPResponse.Status = .ok) -> Response {
+    public static func html(_ s: String, status: HTTPResponse.Status = .ok) -> Response {
         var h = HTTPFields()
         h[.contentType] = "text/html; charset=utf-8"
         h[.cacheControl] = "no-store"
@@ -524,21 +526,22 @@ public final class WebServer: Sendable {
         return Response(status: .ok, headers: h, body: .init(byteBuffer: ByteBuffer(string: jsonText(v))))
     }
 
-    static func redirect(_ to: String) -> Response {
+    public static func redirect(_ to: String) -> Response {
         var h = HTTPFields()
         h[.location] = to
         return Response(status: .seeOther, headers: h)
     }
 
-    static func unauthorized() -> Response { Response(status: .unauthorized, body: .init(byteBuffer: ByteBuffer(string: "sign in first\n"))) }
-    static func forbidden(_ why: String) -> Response { Response(status: .forbidden, body: .init(byteBuffer: ByteBuffer(string: why + "\n"))) }
+    public static func unauthorized() -> Response { Response(status: .unauthorized, body: .init(byteBuffer: ByteBuffer(string: "sign in first\n"))) }
+    public static func forbidden(_ why: String) -> Response { Response(status: .forbidden, body: .init(byteBuffer: ByteBuffer(string: why + "\n"))) }
 }
 
 /// Headers on every response: no framing, no sniffing, no referrer, scripts and everything else
 /// from this origin only.
-struct SecurityHeaders: RouterMiddleware {
-    typealias Context = WebContext
-    func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
+public struct SecurityHeaders: RouterMiddleware {
+    public init() {}
+    public typealias Context = WebContext
+    public func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
         var r = try await next(request, context)
         r.headers[.contentSecurityPolicy] =
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
@@ -581,7 +584,7 @@ struct WebService: Service {
 
 extension LiveFeed {
     /// Ends every open stream (shutdown).
-    func stopStreams() {
+    public func stopStreams() {
         shared.withLock { $0.stopped = true }
         wakeAll(finish: true)
     }

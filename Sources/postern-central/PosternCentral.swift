@@ -6,6 +6,7 @@ import Foundation
 import GateCore
 import HummingbirdBcrypt
 import Logging
+import Photos
 import PostgresNIO
 
 /// `postern-central`: the central service of a city's gates, and the commands that run next to
@@ -16,11 +17,11 @@ struct PosternCentral: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postern-central",
         abstract: "Central service for a city's Postern gates (PostgreSQL, HTTPS).",
-        subcommands: [Serve.self, Migrate.self, Org.self, Community.self, Gate.self, Account.self, RegistryKey.self, Report.self, Ledger.self, Findings.self, Registry.self])
+        subcommands: [Serve.self, Migrate.self, Org.self, Community.self, Gate.self, Account.self, RegistryKey.self, Report.self, Ledger.self, Findings.self, Registry.self, PhotoCommand.self])
 }
 
 struct Common: ParsableArguments {
-    @Option(name: .long, help: "Config file.") var config = "/etc/postern/central.toml"
+    @Option(name: .long, help: "Config file.") var config = "/etc/postern-central/central.toml"
 
     func load() throws -> CentralConfig {
         do { return try CentralConfig.load(path: config) } catch let e as CentralConfigError {
@@ -66,7 +67,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "postern-central")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .notice
         let svc = try CentralServer.make(config: c, logger: logger)
-        try await svc.run()
+        try await svc.run(onWeb: { [logger] url in logger.notice("web front at \(url)/ (log in with a central account)") })
     }
 }
 
@@ -306,5 +307,29 @@ struct Registry: AsyncParsableCommand {
         let actor = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "admin"
         let v = try await common.withDB { db in try await db.writeRegistry(RegistryWrite(community: community, changes: changes), actor: actor) }
         Terminal.line("registry of \(community) at version \(v)")
+    }
+}
+
+struct PhotoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "photo",
+        abstract: "Sets a registered person's photo for the live view (JPEG/PNG; validated, size-limited and re-encoded, never stored as given).")
+    @OptionGroup var common: Common
+    @Option(help: "The person's community.") var community: String
+    @Option(help: "Who sets it (recorded with the photo).") var actor = "admin"
+    @Argument var person: String
+    @Argument var file: String
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            FileHandle.standardError.write(Data("postern-central: cannot read \(file)\n".utf8))
+            throw ExitCode(3)
+        }
+        let n: Photo.Normalised
+        do { n = try Photo.normalise(Array(data)) } catch {
+            FileHandle.standardError.write(Data("postern-central: \(file): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        try await common.withDB { [community, person, actor] db in try await db.setPhoto(community: community, person: person, jpeg: n.jpeg, sha256: n.sha256, actor: actor) }
+        print("photo of \(person) set (\(n.width)x\(n.height), \(n.jpeg.count) bytes)")
     }
 }

@@ -8,6 +8,7 @@ import CentralWire
 import CityHarness
 import Foundation
 import GateCore
+import Photos
 
 var duration = 40.0
 var keep = false
@@ -78,6 +79,19 @@ do {
     c1 += [City.change("visitor", "v1", v), vc]
     try city.registry("c1", c1)
     try city.registry("c2", c2)
+    // Photos kept by central for the live view (placeholder faces: the demo has no real ones).
+    for i in 0..<16 {
+        let file = root + "/photo-r\(i).png"
+        try Data(try Photo.encode(rgb: Photo.sample(seed: i), width: 240, height: 320, png: true)).write(to: URL(fileURLWithPath: file))
+        _ = try city.centralCLI(["photo", "--community", i < 10 ? "c1" : "c2", "--actor", "city-demo", "r\(i)", file])
+    }
+    // Accounts for the live view: an operator of c1 (the guard room) and the street supervisor
+    // of both communities (masked names, no photos).
+    let webPassword = ProcessInfo.processInfo.environment["POSTERN_CITY_WEB_PASSWORD"] ?? "city-demo-password"
+    _ = try city.centralCLI(["account", "op-c1", "--role", "operator", "--scope", "c1"], env: ["POSTERN_PASSWORD": webPassword])
+    _ = try city.centralCLI(["account", "sup", "--role", "street_supervisor", "--scope", "street0"], env: ["POSTERN_PASSWORD": webPassword])
+    say("· central's live view: \(city.webURLs[0])/  (log in as op-c1, operator of c1, or sup, street supervisor over c1 (masked names, no photos); password \(webPassword))")
+    say("· PostgreSQL: 127.0.0.1:\(city.pgPort) database postern (user postgres)")
     say("· kiosks: c1/gA and c1/gB (one community, two gates), c2/gC; each enrolled with its own token")
     for (c, g) in [("c1", "gA"), ("c1", "gB"), ("c2", "gC")] { try city.addKiosk(.init(community: c, gate: g)) }
     while city.localResidents("gA") < 10 || city.localResidents("gB") < 10 || city.localResidents("gC") < 6 { usleep(200_000) }

@@ -36,6 +36,31 @@ struct CentralConfigTests {
         #expect(errors("listen = \"0.0.0.0:8443\"\ntls_cert = \"/c\"\ntls_key = \"/k\"\n").isEmpty)
     }
 
+    @Test("central's [web]: off unless set; plain HTTP only on loopback; central's certificate by default; file:line: key errors")
+    func webSection() throws {
+        #expect(try CentralConfig.parse("").web == nil)
+        let w = try CentralConfig.parse("[web]\nlisten = \"127.0.0.1:8441\"\nsession_minutes = 60\nwindow_events = 100\n", file: "c.toml").web
+        #expect(w?.port == 8441 && w?.sessionMinutes == 60 && w?.windowEvents == 100 && w?.tlsCert == nil)
+        let inherited = try CentralConfig.parse("listen = \"0.0.0.0:8443\"\ntls_cert = \"/c\"\ntls_key = \"/k\"\n[web]\nlisten = \"0.0.0.0:8444\"\n").web
+        #expect(inherited?.tlsCert == "/c" && inherited?.tlsKey == "/k")
+        func errors(_ text: String) -> String {
+            do {
+                _ = try CentralConfig.parse(text, file: "c.toml")
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(errors("[web]\nlisten = \"0.0.0.0:8444\"\n").contains("c.toml:2: web.listen: plain HTTP only on a loopback address"))
+        #expect(errors("[web]\nlisten = \"0.0.0.0:8444\"\ntls_cert = \"/c\"\ntls_key = \"/k\"\n").isEmpty)
+        #expect(errors("[web]\ntls_cert = \"/c\"\n").contains("c.toml:2: web.tls_cert: tls_cert and tls_key go together"))
+        #expect(errors("[web]\nlisten = \"here\"\n").contains("c.toml:2: web.listen: must be HOST:PORT"))
+        #expect(errors("[web]\nsesion_minutes = 5\n").contains("c.toml:2: web.sesion_minutes: unknown key (did you mean `session_minutes`?)"))
+        #expect(errors("[web]\nlogin_attempts_per_minute = 0\n").contains("web.login_attempts_per_minute: 0 is out of range"))
+        #expect(errors("[web]\nlanguage = \"fr\"\n").contains("web.language"))
+        // The shipped example parses, its [web] on the example's certificate.
+        let example = try CentralConfig.load(path: PGCluster.root + "/examples/postern-central.toml")
+        #expect(example.web?.port == 8444 && example.web?.tlsCert == example.tlsCert)
+    }
+
     @Test("the kiosk's [central] section: https, or http to loopback only; a token file is required; typos reported")
     func kioskSection() throws {
         let base = "[[device]]\nid = \"t\"\nkind = \"thermometer\"\nprotocol = \"ascii-line\"\npath = \"/dev/null\"\n[[device]]\nid = \"q\"\nkind = \"scanner\"\nprotocol = \"serial-line\"\npath = \"/dev/null\"\n[[lane]]\nid = \"in\"\ndirection = \"in\"\nthermometer = \"t\"\nreaders = [\"q\"]\n"
@@ -62,10 +87,11 @@ struct CentralConfigTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try runTool(["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
+                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/central.key", "-out", dir + "/cert.pem"])
         var cfg = try Self.cluster.database("tls")
         cfg.tlsCert = dir + "/cert.pem"
-        cfg.tlsKey = dir + "/key.pem"
+        // A PEM key named like the example's (central.key): NIOSSL alone would read a .key file as DER.
+        cfg.tlsKey = dir + "/central.key"
         let central = try await RunningCentral(config: cfg, scheme: "https", caFile: dir + "/cert.pem")
         defer { Task { await central.stop() } }
         try await seedOrg(central.db)
@@ -105,7 +131,7 @@ struct CentralConfigTests {
         let n = recv(fd, &buf, 512, 0)
         let msg = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
         #expect(msg.hasPrefix("READY=1"), "\(child.log)")
-        #expect(try Self.cluster.psql("SELECT COUNT(*) FROM schema_migrations", db: cfg.dbName) == "1")
+        #expect(try Self.cluster.psql("SELECT COUNT(*) FROM schema_migrations", db: cfg.dbName) == "2")  // 1: the central plane, 2: the web front
         kill(child.pid, SIGTERM)
         var status: Int32 = 0
         let end = Date().addingTimeInterval(20)

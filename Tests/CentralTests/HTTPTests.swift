@@ -25,11 +25,12 @@ final class RunningCentral: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
     var db: CentralDB { service.db }
 
-    init(config: CentralConfig, scheme: String = "http", caFile: String? = nil) async throws {
+    /// `port`: listen there (a restart on the port the kiosks know); default a free one.
+    init(config: CentralConfig, scheme: String = "http", caFile: String? = nil, onPort: Int? = nil) async throws {
         var logger = Logger(label: "central-test")
         logger.logLevel = .critical
         var c = config
-        c.listenPort = PGCluster.freePort()
+        c.listenPort = onPort ?? PGCluster.freePort()
         port = c.listenPort
         service = try CentralServer.make(config: c, logger: logger)
         let svc = service

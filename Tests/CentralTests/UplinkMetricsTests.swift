@@ -1,6 +1,7 @@
 import CityHarness
 import Foundation
 import GateCore
+import GateTestSupport
 import Testing
 
 /// The kiosk's `/metrics` reports its link to central (issue 14's metrics list): the acknowledged
@@ -52,6 +53,7 @@ struct UplinkMetricsTests {
         let dir = city.kiosks["gA"]!.dir
         _ = try runTool(["/bin/sh", "-c", "printf 'prom-password-1' | \"$0\" web passwd prom --role metrics --password-stdin --data-dir \"$1\"", PGCluster.root + "/.build/debug/postern", dir + "/data"])
         let auth = Data("prom:prom-password-1".utf8).base64EncodedString()
+        _ = try runTool(["/bin/sh", "-c", "printf 'guard-password-1' | \"$0\" web passwd guard1 --role guard --password-stdin --data-dir \"$1\"", PGCluster.root + "/.build/debug/postern", dir + "/data"])
 
         // Online: the registry applied (version > 0), everything durable acknowledged.
         let online = try await Self.waitMetrics(port: port, auth: auth, "the link up with nothing behind") { m in
@@ -59,6 +61,12 @@ struct UplinkMetricsTests {
                 && Self.gauge(m, "postern_uplink_acked_seq") == Self.gauge(m, "postern_log_durable_seq")
         }
         #expect((Self.gauge(online, "postern_registry_age_seconds") ?? -1) >= 0)
+        // The live view's status bar says it too (a guard's session).
+        let (session, reply) = try await WebTestSession.login(port: port, user: "guard1", password: "guard-password-1")
+        let guardSession = try #require(session, "login: \(reply.status)")
+        let page = try await guardSession.get("/live")
+        #expect(page.text.contains("central registry v\(Int(Self.gauge(online, "postern_registry_version") ?? 0)), confirmed"), "\(page.text.prefix(3000))")
+        #expect(page.text.contains("class=\"link-ok\""))
         // `postern tail` says the same: which central, which version, confirmed how long ago.
         let version = Int(Self.gauge(online, "postern_registry_version") ?? 0)
         let tail = try runTool([PGCluster.root + "/.build/debug/postern", "tail", "--lang", "en", "--data-dir", dir + "/data"])
@@ -71,6 +79,8 @@ struct UplinkMetricsTests {
             Self.gauge(m, "postern_uplink_up") == 0 && (Self.gauge(m, "postern_uplink_backlog") ?? 0) >= 1
         }
         let acked = Self.gauge(offline, "postern_uplink_acked_seq") ?? 0
+        let summary = try await guardSession.get("/live/summary")
+        #expect(summary.text.contains("\"degraded\":true") && summary.text.contains("to upload"), "\(summary.text)")
         #expect(acked + (Self.gauge(offline, "postern_uplink_backlog") ?? 0) == Self.gauge(offline, "postern_log_durable_seq"))
 
         // Back: the backlog drains, the acknowledged sequence moves past where it stood.

@@ -11,7 +11,7 @@ bash "$HERE/setup.sh"; s=$?
 if [ $s = 77 ]; then echo "HIL suite skipped: setup could not find its packages"; exit 0; fi
 [ $s = 0 ] || { echo "HIL suite: FAIL (setup exited $s)"; exit 1; }
 failed=0
-for scen in gpio usb wedge hidpos gpiod2 deb; do
+for scen in gpio usb wedge hidpos gpiod2 deb debcentral; do
   out=$(bash "$HERE/run.sh" "$scen" 2>&1); rc=$?
   echo "$out" | grep -E "^(PASS|FAIL|INFO|RESULT)|^HIL" | sed "s/^/[$scen] /"
   if [ $rc = 77 ]; then echo "HIL $scen: skipped"; elif [ $rc != 0 ]; then echo "HIL $scen: FAIL"; failed=1; else echo "HIL $scen: PASS"; fi
