@@ -1,6 +1,7 @@
 /// `postern-central`'s config: one TOML file in the kiosk's style (`file:line: key: message`
 /// errors, unknown keys reported with a suggestion). docs/CENTRAL.md and
 /// examples/postern-central.toml document every key.
+import CentralWire
 import Foundation
 import TOMLReader
 
@@ -20,6 +21,15 @@ public struct CentralConfig: Sendable, Equatable {
     public var dbName = "postern"
     public var dbTLS = "prefer"
     public var dbMaxConnections = 20
+    /// Failed account logins per client address per minute; over it, 429 for a minute.
+    public var loginAttemptsPerMinute = 5
+    /// Threads that run bcrypt for account logins (off the event loops); `nil`: half the cores.
+    public var bcryptThreads: Int?
+    /// A connection with no request in progress (or a request whose head never completes) is
+    /// closed after this long.
+    public var idleTimeoutSeconds = 30
+    /// Most HTTP connections at once (further lowered to fit the open-file limit).
+    public var maxConnections = 4096
     /// The operators' web front (`[web]`); nil: off.
     public var web: Web?
 
@@ -43,8 +53,7 @@ public struct CentralConfig: Sendable, Equatable {
     public var usesTLS: Bool { tlsCert != nil }
 
     public static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+        Loopback.isLiteral(host)
     }
 }
 
@@ -80,6 +89,10 @@ extension CentralConfig {
         r.number("late_after_seconds", 1...86_400) { c.lateAfterSeconds = $0 }
         r.int("registry_keep", 10...10_000_000) { c.registryKeep = Int64($0) }
         r.int("long_poll_max_seconds", 1...300) { c.longPollMaxSeconds = $0 }
+        r.int("login_attempts_per_minute", 1...10_000) { c.loginAttemptsPerMinute = $0 }
+        r.int("bcrypt_threads", 1...64) { c.bcryptThreads = $0 }
+        r.int("idle_timeout_seconds", 1...3600) { c.idleTimeoutSeconds = $0 }
+        r.int("max_connections", 8...1_000_000) { c.maxConnections = $0 }
         r.table("database") { t in
             t.string("host") { c.dbHost = $0 }
             t.int("port", 1...65_535) { c.dbPort = $0 }

@@ -1,5 +1,6 @@
 import CentralStore
 import Foundation
+import GateCore
 
 /// The ledger (台账) over several gates as CSV or a printable page, each ending with how complete
 /// it is: per gate, the newest record central holds and how many records are still to come.
@@ -11,13 +12,9 @@ public enum LedgerFormat {
         return f.string(from: Date(timeIntervalSince1970: t))
     }
 
-    /// A cell a spreadsheet would run as a formula gets a leading `'`.
-    static func cell(_ s: String) -> String {
-        var v = s
-        if let f = v.first, "=+-@\t\r".contains(f), Double(v) == nil { v = "'" + v }
-        if v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) { v = "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        return v
-    }
+    /// A cell: control and bidi characters escaped, formulas neutralised (`Printable.csvCell`,
+    /// the kiosk's ledger's own).
+    static func cell(_ s: String) -> String { Printable.csvCell(s) }
 
     public static func completeness(_ gates: [CentralDB.GateCompleteness]) -> [String] {
         gates.map { g in
@@ -37,9 +34,7 @@ public enum LedgerFormat {
         return out
     }
 
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func esc(_ s: String) -> String { Printable.htmlText(s) }
 
     public static func html(_ rows: [CentralDB.LedgerRow], gates: [CentralDB.GateCompleteness], title: String) -> String {
         var out = "<!doctype html><html><head><meta charset=\"utf-8\"><title>台账 \(esc(title))</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px;font:12px sans-serif}.late{color:#a60}</style></head><body>"

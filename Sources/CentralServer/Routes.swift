@@ -15,8 +15,8 @@ struct Routes: Sendable {
     let service: CentralService
     var db: CentralDB { service.db }
 
-    func router() -> Router<BasicRequestContext> {
-        let r = Router(context: BasicRequestContext.self)
+    func router() -> Router<CentralContext> {
+        let r = Router(context: CentralContext.self)
         r.get("/healthz") { _, _ -> Response in
             do {
                 _ = try await db.registryVersion(community: "-")
@@ -84,25 +84,28 @@ struct Routes: Sendable {
             }
         }
         // Accounts.
-        r.post("/v1/registry") { req, _ in
+        r.post("/v1/registry") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let w: RegistryWrite = try await decode(req)
                 try await require(a, mayWrite: w.community)
                 return Self.json(RegistryWriteResult(version: try await db.writeRegistry(w, actor: a.name)))
             }
         }
-        r.get("/v1/registry") { req, _ in
+        r.get("/v1/registry") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 guard let c = req.uri.queryParameters.get("community") else { throw CentralError(.invalid, "community is required") }
+                // The registry is personal data unmasked (names, ID numbers, phones); it exists for
+                // the admin verbs, so only roles that may unmask read it (docs/CENTRAL.md).
+                guard Roles.mayUnmask(a.role) else { throw CentralError(.forbidden, "role \(a.role) may not read the registry (personal data); reports are masked") }
                 try await require(a, mayRead: [c])
                 return Self.json(try await db.snapshot(community: c))
             }
         }
-        r.get("/v1/report/seven") { req, _ in
+        r.get("/v1/report/seven") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let (scope, id) = try scopeOf(req)
                 let cs = try await db.communities(scope: scope, id: id)
                 try await require(a, mayRead: cs)
@@ -110,9 +113,9 @@ struct Routes: Sendable {
                 return Self.json(try await db.seven(scope: scope + (id.map { " " + $0 } ?? ""), communities: cs, day: day))
             }
         }
-        r.get("/v1/report/ledger") { req, _ in
+        r.get("/v1/report/ledger") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let (scope, id) = try scopeOf(req)
                 let cs = try await db.communities(scope: scope, id: id)
                 try await require(a, mayRead: cs)
@@ -127,9 +130,9 @@ struct Routes: Sendable {
                 }
             }
         }
-        r.get("/v1/gates") { req, _ in
+        r.get("/v1/gates") { req, ctx in
             await guarded {
-                let a = try await service.auth.account(authorization: req.headers[.authorization])
+                let a = try await account(req, ctx)
                 let cs = Array(try await db.communities(visibleTo: a)).sorted()
                 return Self.json(try await db.completeness(communities: cs))
             }
@@ -139,6 +142,10 @@ struct Routes: Sendable {
 
     // MARK: authentication and scope
 
+    func account(_ req: Request, _ ctx: CentralContext) async throws -> CentralDB.Account {
+        try await service.auth.account(authorization: req.headers[.authorization], client: ctx.remoteAddress?.ipAddress ?? "unknown")
+    }
+
     func gate(_ req: Request) async throws -> CentralDB.GateIdentity {
         guard let h = req.headers[.authorization], h.hasPrefix("Bearer "), let g = try await db.authenticateGate(token: String(h.dropFirst(7))) else {
             throw WireError(code: "unauthorized", message: "a gate token is required")
@@ -146,10 +153,15 @@ struct Routes: Sendable {
         return g
     }
 
+    /// An account reads only its scope. To an account without scope over a place, an unknown
+    /// id and someone else's id get the same 403 (which ids exist is not told); only the city
+    /// admin, who could list them anyway, hears 404 for an id that does not exist.
     func require(_ a: CentralDB.Account, mayRead communities: [String]) async throws {
         let visible = try await db.communities(visibleTo: a)
-        guard !communities.isEmpty else { throw CentralError(.notFound, "no communities in that scope") }
-        if let c = communities.first(where: { !visible.contains($0) }) { throw CentralError(.forbidden, "account \(a.name) may not read community \(c)") }
+        if communities.isEmpty || communities.contains(where: { !visible.contains($0) }) {
+            if a.role == "admin" { throw CentralError(.notFound, "no communities in that scope") }
+            throw CentralError(.forbidden, "account \(a.name) may not read that scope (or it does not exist)")
+        }
     }
 
     func require(_ a: CentralDB.Account, mayWrite community: String) async throws {
@@ -169,13 +181,28 @@ struct Routes: Sendable {
 
     func dayOf(_ req: Request) throws -> String {
         if let d = req.uri.queryParameters.get("date") {
-            guard d.utf8.count == 10, d.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil else { throw CentralError(.invalid, "date must be YYYY-MM-DD") }
+            guard d.utf8.count == 10, d.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil, Self.isCalendarDay(d) else {
+                throw CentralError(.invalid, "date must be a real day YYYY-MM-DD between 2000 and 2099")
+            }
             return d
         }
         let f = DateFormatter()
         f.dateFormat = "yyyy-MM-dd"
         f.locale = Locale(identifier: "en_US_POSIX")
         return f.string(from: Date())
+    }
+
+    /// A calendar day that exists (no 2026-99-99, no year 0000) in 2000…2099.
+    static func isCalendarDay(_ d: String) -> Bool {
+        let parts = d.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (2000...2099).contains(parts[0]), (1...12).contains(parts[1]), parts[2] >= 1 else { return false }
+        var c = DateComponents()
+        c.year = parts[0]
+        c.month = parts[1]
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        guard let first = cal.date(from: c), let days = cal.range(of: .day, in: .month, for: first) else { return false }
+        return days.contains(parts[2])
     }
 
     func int64(_ req: Request, _ name: String) throws -> Int64? {
@@ -197,6 +224,8 @@ struct Routes: Sendable {
         do { return try await body() } catch let e as WireError {
             let status: HTTPResponse.Status = switch e.code {
             case "unauthorized": .unauthorized
+            case "rate_limited": .tooManyRequests
+            case "busy": .serviceUnavailable
             case "integrity", "gap": .conflict
             default: .badRequest
             }
@@ -209,6 +238,9 @@ struct Routes: Sendable {
             case .forbidden: .forbidden
             }
             return Self.error(status, WireError(code: e.code.rawValue, message: e.message))
+        } catch is NIOTooManyBytesError {
+            // A body over the limit is the sender's to split, not a reason to retry as is.
+            return Self.error(.contentTooLarge, WireError(code: "too_large", message: "request body larger than \(Wire.maxBodyBytes) bytes; send smaller batches (at most \(Wire.maxBatchBytes) bytes)"))
         } catch let e as HTTPError {
             return Self.error(e.status, WireError(code: "http", message: e.body ?? "\(e.status)"))
         } catch {
@@ -238,6 +270,16 @@ public struct LedgerPage: Codable, Sendable {
     public init(rows: [CentralDB.LedgerRow], gates: [CentralDB.GateCompleteness]) {
         self.rows = rows
         self.gates = gates
+    }
+}
+
+/// Hummingbird's request context plus the client's address (for the login limit).
+public struct CentralContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }
 

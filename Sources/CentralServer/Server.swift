@@ -147,7 +147,7 @@ public final class CentralService: Sendable {
         self.listenConfig = listenConfig
         self.logger = logger
         self.notifier = notifier
-        auth = AccountAuth(db: db)
+        auth = AccountAuth(db: db, config: config)
     }
 
     /// Runs until SIGTERM/SIGINT (or `shutdown`): migrate, listen, serve.
@@ -159,6 +159,10 @@ public final class CentralService: Sendable {
         if applied > 0 { logger.notice("applied \(applied) schema migration(s)") }
         let router = Routes(service: self).router()
         let server: HTTPServerBuilder
+        // Idle connections (a partial request held open) are closed; connections are capped to
+        // what the open-file limit allows (Connections.swift).
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))
+        let connectionCap = Connections.cap(config, fileLimit: Connections.raiseFileLimit())
         if let cert = config.tlsCert, let key = config.tlsKey {
             let chain: [NIOSSLCertificateSource]
             do { chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) } } catch {
@@ -172,15 +176,15 @@ public final class CentralService: Sendable {
                 throw CentralConfigError(lines: ["tls_key \(key): cannot read a PEM private key from it (\(error))"])
             }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
-            server = try .tls(.http1(), tlsConfiguration: tls)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
-            server = .http1()
+            server = .http1(configuration: http1)
         }
         let notifier = self.notifier
         let app = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "postern-central"),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "postern-central", availableConnectionsDelegate: MaximumAvailableConnections(connectionCap)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 notifier.notify("READY=1\nSTATUS=serving on port \(port)")
@@ -205,6 +209,7 @@ public final class CentralService: Sendable {
         groupBox.set(group)
         defer { notifier.notify("STOPPING=1") }
         try await group.run()
+        await auth.bcrypt.shutdown()
     }
 
     let groupBox = CentralGroupBox()
@@ -322,33 +327,5 @@ public struct Notifier: Sendable {
                 msg.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, len) }
             }
         }
-    }
-}
-
-/// Accounts over HTTP Basic, passwords checked with bcrypt; a verified (name, password) pair is
-/// remembered for a minute so a report poller does not pay bcrypt on every request.
-final class AccountAuth: @unchecked Sendable {
-    let db: CentralDB
-    private let lock = NSLock()
-    private var recent: [String: (CentralDB.Account, Date)] = [:]
-
-    init(db: CentralDB) { self.db = db }
-
-    func account(authorization: String?) async throws -> CentralDB.Account {
-        guard let h = authorization, h.hasPrefix("Basic "), h.utf8.count < 1024,
-              let raw = Data(base64Encoded: String(h.dropFirst(6))), let text = String(data: raw, encoding: .utf8),
-              let colon = text.firstIndex(of: ":")
-        else { throw CentralError(.forbidden, "an account is required (HTTP Basic)") }
-        let name = String(text[..<colon]), password = String(text[text.index(after: colon)...])
-        let cacheKey = Data(SHA256.hash(data: Array(text.utf8))).base64EncodedString()
-        if let a = lock.withLock({ recent[cacheKey].flatMap { Date().timeIntervalSince($0.1) < 60 ? $0.0 : nil } }) { return a }
-        guard let a = try await db.account(name), password.utf8.count <= 72, Bcrypt.verify(password, hash: a.passwordHash) else {
-            throw CentralError(.forbidden, "unknown account or wrong password")
-        }
-        lock.withLock {
-            if recent.count > 1000 { recent = [:] }
-            recent[cacheKey] = (a, Date())
-        }
-        return a
     }
 }

@@ -23,12 +23,13 @@ extension CentralDB {
         let lower: Int64, upper: Int64, allowed: Int
         switch c {
         case .quota(_, _, let window, let n):
+            // Values may come from storage (a community's quota days): saturate, never trap.
             lower = at
-            upper = at + max(1, window)
+            upper = WireTime.saturatingAdd(at, max(1, window))
             allowed = n
         case .visitorEntry(_, let start, let n):
             lower = start
-            upper = start + 1
+            upper = WireTime.saturatingAdd(start, 1)
             allowed = n
         }
         for slot in 0..<max(1, min(allowed, 50)) {
@@ -42,12 +43,23 @@ extension CentralDB {
         return nil
     }
 
+    /// Every number of a claim checked before any arithmetic on it: the time within a week of
+    /// central's clock, a quota window of 1 s to 366 days (a visitor's approval start a sane
+    /// time), 1 to 50 slots. Anything else is `bad_claim` (400), never a trap.
+    public static func checkRange(_ r: ClaimRequest, now: Int64) throws {
+        let windowOK = switch r.kind {
+        case .quota: (1...366 * 86_400).contains(r.window)
+        case .visitorEntry: WireTime.isSane(r.window)
+        }
+        guard (1...50).contains(r.allowed), windowOK, WireTime.isSane(r.at), WireTime.isSane(now), (r.at - now).magnitude < 7 * 86_400 else {
+            throw WireError(code: "bad_claim", message: "window, allowed or time out of range")
+        }
+    }
+
     /// An online claim from a gate (a person waiting at the lane).
     public func claim(_ r: ClaimRequest, gate id: GateIdentity) async throws -> ClaimResponse {
         guard r.subject.utf8.count <= 200, r.person.utf8.count <= 200, r.lane.utf8.count <= 64, !r.subject.isEmpty else { throw WireError(code: "bad_claim", message: "subject, person or lane too long or empty") }
-        guard (1...50).contains(r.allowed), r.window >= 0, r.window <= 366 * 86_400 || r.kind == .visitorEntry, abs(r.at - Int64(Date().timeIntervalSince1970)) < 7 * 86_400 else {
-            throw WireError(code: "bad_claim", message: "window, allowed or time out of range")
-        }
+        try Self.checkRange(r, now: Int64(Date().timeIntervalSince1970))
         let claim: CrossGate.Claim
         switch r.kind {
         case .quota:
@@ -56,7 +68,12 @@ extension CentralDB {
             let allowed = Int((try await scalarInt("SELECT quota_exits::bigint FROM communities WHERE id = \(id.community)")) ?? Int64(r.allowed))
             claim = .quota(household: r.subject, person: r.person, window: window, allowed: allowed)
         case .visitorEntry:
-            claim = .visitorEntry(visitor: r.subject, approvalStart: r.window, allowed: r.allowed)
+            // Central's registry decides, not the gate: the visitor must exist here, `at` must
+            // fall in the approval, and the approval's own start and entries are the claim's.
+            guard let v = try await visitor(community: id.community, id: r.subject), v.validFrom <= r.at, r.at <= v.validUntil else {
+                return ClaimResponse(granted: false, heldBy: "no visitor approval at central for \(r.subject) at that time")
+            }
+            claim = .visitorEntry(visitor: v.id, approvalStart: v.validFrom, allowed: min(max(v.maxEntries, 1), 50))
         }
         let slot: Int? = try await client.withConnection { conn in
             try await self.claim(claim, community: id.community, gate: id.gate, person: r.person, at: r.at, offline: false, conn: conn)
@@ -68,6 +85,15 @@ extension CentralDB {
             holder = "\(p) at \(g)"
         }
         return ClaimResponse(granted: false, heldBy: holder)
+    }
+
+    /// A visitor as central's registry has it now (nil when it has none by that id).
+    public func visitor(community: String, id: String) async throws -> Visitor? {
+        for try await body in try await client.query("SELECT body FROM registry_state WHERE community = \(community) AND entity = 'visitor' AND key = \(id)", logger: logger).decode(String.self) {
+            guard let e = try? JSONDecoder().decode(GateEvent.self, from: Data(body.utf8)), let a = e.after else { return nil }
+            return try? JSONDecoder().decode(Visitor.self, from: Data(a.utf8))
+        }
+        return nil
     }
 
     public struct OverdraftSummary: Sendable, Codable {

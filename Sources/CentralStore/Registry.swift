@@ -26,16 +26,19 @@ extension CentralDB {
         }
         let d = JSONDecoder()
         let data = Data(after.utf8)
+        // Every time is range-checked here, at the write: a gate's claim arithmetic and the
+        // kiosks' rules later add to them (WireTime).
+        func sane(_ t: Int64?) -> Bool { t.map { WireTime.isSane($0) } ?? true }
         let ok: Bool
         switch entity {
-        case "resident": ok = (try? d.decode(Resident.self, from: data)).map { $0.id == key && PersonID.isValid($0.id) && IDNumber.isValid($0.idNumber) } ?? false
-        case "visitor": ok = (try? d.decode(Visitor.self, from: data)).map { $0.id == key && PersonID.isValid($0.id) && IDNumber.isValid($0.idNumber) && $0.validFrom <= $0.validUntil } ?? false
+        case "resident": ok = (try? d.decode(Resident.self, from: data)).map { $0.id == key && PersonID.isValid($0.id) && IDNumber.isValid($0.idNumber) && sane($0.returnDate) && sane($0.quarantineUntil) } ?? false
+        case "visitor": ok = (try? d.decode(Visitor.self, from: data)).map { $0.id == key && PersonID.isValid($0.id) && IDNumber.isValid($0.idNumber) && sane($0.validFrom) && sane($0.validUntil) && $0.validFrom <= $0.validUntil && (1...50).contains($0.maxEntries) } ?? false
         case "courier": ok = (try? d.decode(Courier.self, from: data)).map { $0.id == key && PersonID.isValid($0.id) && IDNumber.isValid($0.idNumber) } ?? false
         case "staff": ok = (try? d.decode(Staff.self, from: data)).map { $0.id == key && PersonID.isValid($0.id) } ?? false
-        case "exemption": ok = (try? d.decode(Exemption.self, from: data)).map { $0.person == key } ?? false
-        case "key": ok = (try? d.decode(TrustedKey.self, from: data)).map { $0.id == key && $0.publicKey.count == 32 } ?? false
+        case "exemption": ok = (try? d.decode(Exemption.self, from: data)).map { $0.person == key && sane($0.until) } ?? false
+        case "key": ok = (try? d.decode(TrustedKey.self, from: data)).map { $0.id == key && $0.publicKey.count == 32 && sane($0.notBefore) && sane($0.notAfter) } ?? false
         case "lockdown":
-            ok = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]).map { ($0["scope"] as? String).flatMap(LockdownScope.init(parsing:)) != nil && $0["since"] is NSNumber && $0["reason"] is String } ?? false
+            ok = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]).map { ($0["scope"] as? String).flatMap(LockdownScope.init(parsing:)) != nil && ($0["since"] as? NSNumber).map { WireTime.isSane($0.doubleValue) } == true && $0["reason"] is String } ?? false
         case "pass":
             ok = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]).map { ($0["pass"] as? [String: Any]) != nil && $0["revoked"] is NSNumber } ?? false
         default: ok = false

@@ -137,19 +137,19 @@ extension CentralDB {
     /// (as `quota_overdraft` rows). Names and ids masked unless `unmask`.
     public func ledger(communities: [String], day: String, unmask: Bool) async throws -> [LedgerRow] {
         var rows: [LedgerRow] = []
-        let decoder = JSONDecoder()
         for try await (c, g, seq, cs, wall, payload, late) in try await client.query("""
             SELECT community, gate, seq, community_seq, wall_ns, payload, late FROM events
             WHERE community = ANY(\(communities)) AND day = \(day)::date AND kind = 'passage'
             ORDER BY wall_ns, community, community_seq
             """, logger: logger).decode((String, String, Int64, Int64, Int64, ByteBuffer, Bool).self) {
-            guard let e = try? decoder.decode(GateEvent.self, from: Data(payload.readableBytesView)), let d = e.decision else { continue }
-            let name = d.personName ?? ""
-            let person = d.personID ?? ""
+            // Read field by field, not as a whole GateEvent: a passage from a newer kiosk (a
+            // reason this version does not know, an override without a reason) is still a
+            // passage and is listed, with its codes as they were written.
+            let p = LedgerFields(Data(payload.readableBytesView))
             rows.append(LedgerRow(
-                time: e.at, community: c, gate: g, seq: seq, communitySeq: cs, lane: e.lane ?? "", direction: e.direction?.rawValue ?? "",
-                name: unmask ? name : Self.maskName(name), person: unmask ? person : Self.maskID(person), pass: d.passID ?? "",
-                temperature: d.temperature, decision: d.outcome.rawValue, reason: d.reason.rawValue, staff: d.override?.staff ?? "", late: late || Double(wall) / 1e9 < 0))
+                time: p.at ?? Double(wall) / 1e9, community: c, gate: g, seq: seq, communitySeq: cs, lane: p.lane, direction: p.direction,
+                name: unmask ? p.name : Self.maskName(p.name), person: unmask ? p.person : Self.maskID(p.person), pass: p.pass,
+                temperature: p.temperature, decision: p.outcome, reason: p.reason, staff: p.staff, late: late || Double(wall) / 1e9 < 0))
         }
         for try await (c, g, seq, kind, person, at) in try await client.query("""
             SELECT community, gate, seq, kind, COALESCE(person, ''), at FROM overdrafts
@@ -169,3 +169,27 @@ extension CentralDB {
         s.count <= 2 ? String(repeating: "*", count: s.count) : String(s.prefix(2)) + String(repeating: "*", count: s.count - 2)
     }
 }
+
+/// A passage's ledger fields from its JSON payload, each on its own: a field of an unknown
+/// shape is empty, never the reason to drop the row.
+struct LedgerFields {
+    var at: Double?
+    var lane = "", direction = "", name = "", person = "", pass = "", outcome = "", reason = "", staff = ""
+    var temperature: Double?
+
+    init(_ json: Data) {
+        guard let e = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return }
+        at = (e["at"] as? NSNumber).map(\.doubleValue).flatMap { $0.isFinite ? $0 : nil }
+        lane = e["lane"] as? String ?? ""
+        direction = e["direction"] as? String ?? ""
+        guard let d = e["decision"] as? [String: Any] else { return }
+        name = d["personName"] as? String ?? ""
+        person = d["personID"] as? String ?? ""
+        pass = d["passID"] as? String ?? ""
+        outcome = d["outcome"] as? String ?? ""
+        reason = d["reason"] as? String ?? ""
+        temperature = (d["temperature"] as? NSNumber).map(\.doubleValue).flatMap { $0.isFinite ? $0 : nil }
+        staff = (d["override"] as? [String: Any])?["staff"] as? String ?? ""
+    }
+}
+

@@ -3,6 +3,9 @@
 /// variants. Field names are the wire contract; docs/CENTRAL.md describes each exchange.
 import Foundation
 import GateCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum Wire {
     /// Protocol version; a peer that sees another refuses with `version_mismatch`.
@@ -11,6 +14,10 @@ public enum Wire {
     public static let maxBodyBytes = 4 << 20
     /// Most records in one upload batch.
     public static let maxBatchRecords = 2000
+    /// Most bytes of records a kiosk puts in one batch: half of `maxBodyBytes`, so a batch is
+    /// never refused for size (413). The log's largest record (EventLog's `Record.maxPayload`,
+    /// 1 MiB, plus its 68-byte header) fits on its own, so no record is ever too large to ship.
+    public static let maxBatchBytes = maxBodyBytes / 2
     /// A binary batch: these four bytes, the protocol version, the kiosk's durable end (u64 LE),
     /// then the records in the log's own framing (content type `application/x-postern-records`).
     public static let framedMagic: [UInt8] = Array("PSTB".utf8)
@@ -62,6 +69,49 @@ public enum Wire {
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }()
+}
+
+/// The one range check for a time that arrives from outside (a gate's claim, an account's
+/// registry write, a record's wall clock): seconds since the epoch, not negative and before
+/// 2100-01-01. Whatever passes can be added to, subtracted from and scaled to nanoseconds
+/// without overflow, so arithmetic after the check cannot trap. Central's ingest can use the
+/// same check (`WireTime.isSane(nanoseconds:)` for `wallNs`, `isSane(_: Double)` for JSON times).
+public enum WireTime {
+    /// 2100-01-01T00:00:00Z.
+    public static let latest: Int64 = 4_102_444_800
+    public static let range: ClosedRange<Int64> = 0...latest
+
+    public static func isSane(_ seconds: Int64) -> Bool { range.contains(seconds) }
+
+    /// A JSON number: finite and in range (1e300, NaN and -0.5 are not).
+    public static func isSane(_ seconds: Double) -> Bool { seconds.isFinite && seconds >= 0 && seconds <= Double(latest) }
+
+    public static func isSane(nanoseconds: Int64) -> Bool { nanoseconds >= 0 && nanoseconds / 1_000_000_000 <= latest }
+
+    /// `a + b` clamped to Int64's range: for arithmetic on values read back from storage, which
+    /// an older version may have written without the checks above.
+    public static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (v, o) = a.addingReportingOverflow(b)
+        return o ? (b > 0 ? .max : .min) : v
+    }
+}
+
+/// Where plain HTTP is allowed (central's `listen` without TLS, a kiosk's `http://` central URL):
+/// only a loopback IP literal (127.0.0.0/8, ::1) or exactly `localhost`. A name is never
+/// resolved for this check: `127.attacker.example` is a DNS name, not a loopback address.
+public enum Loopback {
+    public static func isLiteral(_ host: String) -> Bool {
+        var h = host
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        if h == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, h, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, h, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { b in b.prefix(15).allSatisfy { $0 == 0 } && b[15] == 1 }
+        }
+        return false
+    }
 }
 
 /// A refusal, with a code a program can switch on.

@@ -49,4 +49,30 @@ public enum Printable {
         let h = String(v, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, width - h.count)) + h
     }
+
+    /// One CSV cell, safe to open in a spreadsheet and to print: control and bidi characters
+    /// escaped as above, then a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+    /// return (read as a formula: CSV injection, OWASP) gets a leading `'` and is quoted — except
+    /// a plain number like `-3.5`, which is data. Every CSV Postern writes (the kiosk's ledger,
+    /// central's ledger) builds its cells here.
+    public static func csvCell(_ s: String) -> String {
+        var v = escaped(s)
+        if let f = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(f), !isPlainNumber(v) { v = "'" + v }
+        let quote = v.hasPrefix("'") || v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        return quote ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
+    }
+
+    static func isPlainNumber(_ s: String) -> Bool {
+        var u = Substring(s)
+        if u.first == "-" || u.first == "+" { u = u.dropFirst() }
+        let parts = u.split(separator: ".", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+    }
+
+    /// Text for an HTML page (element content or a quoted attribute): control and bidi
+    /// characters escaped as above, then `& < > "` as entities.
+    public static func htmlText(_ s: String) -> String {
+        escaped(s).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
 }
+

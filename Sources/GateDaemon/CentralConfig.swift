@@ -35,7 +35,6 @@ extension TableReader {
     }
 
     static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+        Loopback.isLiteral(host)
     }
 }

@@ -98,24 +98,8 @@ extension Store {
 }
 
 public enum LedgerFormat {
-    /// One CSV cell, safe to open in a spreadsheet: a cell that starts with `=`, `+`, `-`, `@`, a
-    /// tab or a carriage return would be read as a formula (CSV injection, OWASP), so it gets a
-    /// leading `'` and is quoted — except a plain number like `-3.5`, which is data.
-    static func csvField(_ s: String) -> String {
-        // Control and bidi characters from names shown escaped (the ledger is read by people, in
-        // spreadsheets and on terminals), then formula-neutralised.
-        var v = Printable.escaped(s)
-        if let f = v.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(f), !isPlainNumber(v) { v = "'" + v }
-        let quote = v.hasPrefix("'") || v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
-        return quote ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
-    }
-
-    static func isPlainNumber(_ s: String) -> Bool {
-        var u = Substring(s)
-        if u.first == "-" || u.first == "+" { u = u.dropFirst() }
-        let parts = u.split(separator: ".", omittingEmptySubsequences: false)
-        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
-    }
+    /// One CSV cell: `Printable.csvCell` (escaped, formula-neutralised, quoted).
+    static func csvField(_ s: String) -> String { Printable.csvCell(s) }
 
     public static func csv(_ rows: [LedgerRow], lang: Language) -> String {
         let head = lang == .zh
@@ -128,9 +112,7 @@ public enum LedgerFormat {
         return out
     }
 
-    static func html(_ s: String) -> String {
-        Printable.escaped(s).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    static func html(_ s: String) -> String { Printable.htmlText(s) }
 
     public static func html(_ rows: [LedgerRow], day: String, gate: String, lang: Language) -> String {
         let title = lang == .zh ? "出入登记台账 \(day) · \(gate)" : "Entry ledger \(day) · \(gate)"

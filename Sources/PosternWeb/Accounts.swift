@@ -185,37 +185,3 @@ public final class Sessions: Sendable {
         return d == 0
     }
 }
-
-/// Failed logins per client address in a sliding minute; over the limit, every attempt from
-/// that address is refused (429) until the minute has passed, right password or not.
-public final class LoginLimiter: Sendable {
-    let failures = Mutex<[String: [Double]]>([:])
-    let limit: Int
-    let window: Double
-    let now: @Sendable () -> Double
-
-    public init(limit: Int, window: Double = 60, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
-        self.limit = limit
-        self.window = window
-        self.now = now
-    }
-
-    public func allowed(_ client: String) -> Bool {
-        let t = now()
-        return failures.withLock { m in
-            let recent = (m[client] ?? []).filter { t - $0 < window }
-            m[client] = recent.isEmpty ? nil : recent
-            return recent.count < limit
-        }
-    }
-
-    public func failed(_ client: String) {
-        let t = now()
-        failures.withLock { m in
-            var recent = (m[client] ?? []).filter { t - $0 < window }
-            recent.append(t)
-            m[client] = recent
-            if m.count > 10_000 { m = m.filter { !($0.value.last.map { t - $0 >= window } ?? true) } }
-        }
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import GateCore
 import Hummingbird
 import HummingbirdCore
 import Logging

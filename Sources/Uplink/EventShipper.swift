@@ -7,6 +7,8 @@ import Logging
 /// in batches, as soon as it is durable (woken by the writer, like the mirror). The cursor moves
 /// only from central's answer, which central gives only after its commit; a failed or unanswered
 /// batch is sent again from the acknowledged sequence, and central drops what it already holds.
+/// A batch is bounded by `batch_records` and by `Wire.maxBatchBytes` (2 MiB, half of central's
+/// body limit), so records of any size the log allows are shipped.
 public final class EventShipper: Sendable {
     public struct Status: Sendable, Equatable {
         /// Central's acknowledged sequence, as last heard.
@@ -59,6 +61,8 @@ public final class EventShipper: Sendable {
     public func run(wakeups: AsyncStream<UInt64>) async {
         var acked: UInt64? = nil
         var cursor: LogCursor? = nil
+        // Records read from the log but not yet sent (a batch is cut short by its byte bound).
+        var carry: [Record] = []
         var backoff = 0.2
         let bell = Doorbell()
         let listener = Task {
@@ -73,13 +77,19 @@ public final class EventShipper: Sendable {
                 }
                 let durable = durableSeq()
                 if durable > acked! {
-                    if cursor == nil || cursor!.nextSeq != acked! + 1 { cursor = LogCursor(directory: logDir, from: acked! + 1) }
-                    let recs = try cursor!.next(limit: client.link.batchRecords, upTo: durable)
+                    if cursor == nil || (carry.first?.seq ?? cursor!.nextSeq) != acked! + 1 {
+                        cursor = LogCursor(directory: logDir, from: acked! + 1)
+                        carry = []
+                    }
+                    if carry.count < client.link.batchRecords { carry += try cursor!.next(limit: client.link.batchRecords - carry.count, upTo: durable) }
+                    // Bounded by bytes as well as by count: what does not fit waits for the next batch.
+                    let recs = Self.batch(carry, maxBytes: Wire.maxBatchBytes)
                     if !recs.isEmpty {
                         // The log's own framing on the wire: no base64, no JSON, a CRC per record.
                         let body = Data(Wire.framedBatch(durableSeq: durable, records: RecordFraming.encode(recs)))
                         let ack: UploadAck = try await client.call(.POST, "/v1/gate/events", encoded: body, contentType: Wire.framedContentType, timeout: .milliseconds(client.link.requestTimeoutMs), as: UploadAck.self)
                         acked = ack.ackedSeq
+                        carry.removeFirst(recs.count)
                         let n = recs.count
                         status.update {
                             $0.ackedSeq = ack.ackedSeq
@@ -110,6 +120,19 @@ public final class EventShipper: Sendable {
                 backoff = min(backoff * 2, 5)
             }
         }
+    }
+
+    /// The longest prefix of `records` whose framing fits in `maxBytes`, and at least one record
+    /// (a single record is at most `Record.maxPayload` plus its header, below central's limit).
+    public static func batch(_ records: [Record], maxBytes: Int) -> [Record] {
+        var bytes = 0
+        var n = 0
+        for r in records {
+            bytes += r.encodedSize
+            if n > 0, bytes > maxBytes { break }
+            n += 1
+        }
+        return Array(records.prefix(n))
     }
 
     public static func wire(_ r: Record) -> WireRecord {

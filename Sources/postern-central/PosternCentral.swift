@@ -25,7 +25,7 @@ struct Common: ParsableArguments {
 
     func load() throws -> CentralConfig {
         do { return try CentralConfig.load(path: config) } catch let e as CentralConfigError {
-            FileHandle.standardError.write(Data((e.description + "\n").utf8))
+            Terminal.error(e.description)
             throw ExitCode(1)
         }
     }
@@ -48,10 +48,10 @@ struct Common: ParsableArguments {
                 _ = try await db.migrate()
                 return try await body(db)
             } catch let e as CentralError {
-                FileHandle.standardError.write(Data("postern-central: \(e.message)\n".utf8))
+                Terminal.error("postern-central: \(e.message)")
                 throw ExitCode(e.code == .notFound || e.code == .invalid || e.code == .forbidden || e.code == .conflict ? 1 : 3)
             } catch let e as PSQLError {
-                FileHandle.standardError.write(Data("postern-central: database: \(String(reflecting: e).prefix(300))\n".utf8))
+                Terminal.error("postern-central: database: \(String(reflecting: e).prefix(300))")
                 throw ExitCode(3)
             }
         }
@@ -75,7 +75,7 @@ struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply schema migrations and exit.")
     @OptionGroup var common: Common
     func run() async throws {
-        try await common.withDB { _ in print("schema up to date") }
+        try await common.withDB { _ in Terminal.line("schema up to date") }
     }
 }
 
@@ -89,7 +89,7 @@ struct Org: AsyncParsableCommand {
     func run() async throws {
         try await common.withDB { db in
             try await db.addOrgUnit(kind: kind, id: id, parent: parent, name: name)
-            print("\(kind) \(id) ok")
+            Terminal.line("\(kind) \(id) ok")
         }
     }
 }
@@ -105,7 +105,7 @@ struct Community: AsyncParsableCommand {
     func run() async throws {
         try await common.withDB { db in
             try await db.addCommunity(id: id, street: street, name: name, quotaExits: quotaExits, quotaDays: quotaDays)
-            print("community \(id) ok")
+            Terminal.line("community \(id) ok")
         }
     }
 }
@@ -124,7 +124,7 @@ struct Gate: AsyncParsableCommand {
             var key: [UInt8]? = nil
             if let p = kioskPub {
                 guard let d = FileManager.default.contents(atPath: p), let s = String(data: d, encoding: .utf8), let raw = Base64URL.decode(s.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                    FileHandle.standardError.write(Data("postern-central: \(p) is not a kiosk.pub\n".utf8))
+                    Terminal.error("postern-central: \(p) is not a kiosk.pub")
                     throw ExitCode(1)
                 }
                 key = raw
@@ -136,9 +136,9 @@ struct Gate: AsyncParsableCommand {
                 _ = Array((token + "\n").utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 fchmod(fd, 0o600)
                 close(fd)
-                print("gate \(id) enrolled; token in \(out)")
+                Terminal.line("gate \(id) enrolled; token in \(out)")
             } else {
-                print(token)
+                Terminal.line(token)
             }
         }
     }
@@ -149,9 +149,9 @@ struct Gate: AsyncParsableCommand {
         func run() async throws {
             let gates = try await common.withDB { db in try await db.completeness(communities: try await db.communities(scope: "city", id: nil)) }
             if json {
-                print(String(decoding: try Wire.encoder.encode(gates), as: UTF8.self))
+                Terminal.json(String(decoding: try Wire.encoder.encode(gates), as: UTF8.self))
             } else {
-                for l in LedgerFormat.completeness(gates) { print(l) }
+                for l in LedgerFormat.completeness(gates) { Terminal.line(l) }
             }
         }
     }
@@ -162,7 +162,7 @@ struct Gate: AsyncParsableCommand {
         func run() async throws {
             let actor = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "admin"
             try await common.withDB { db in try await db.clearIntegrity(gate: id, actor: actor) }
-            print("gate \(id): finding cleared; its next batch starts a new chain base")
+            Terminal.line("gate \(id): finding cleared; its next batch starts a new chain base")
         }
     }
 }
@@ -176,12 +176,12 @@ struct Account: AsyncParsableCommand {
     func run() async throws {
         let pw = ProcessInfo.processInfo.environment["POSTERN_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
         guard pw.utf8.count >= 8, pw.utf8.count <= 72 else {
-            FileHandle.standardError.write(Data("postern-central: a password of 8 to 72 bytes is required\n".utf8))
+            Terminal.error("postern-central: a password of 8 to 72 bytes is required")
             throw ExitCode(2)
         }
-        let hash = Bcrypt.hash(pw, cost: 10)
+        let hash = Bcrypt.hash(pw, cost: AccountPasswords.cost)
         try await common.withDB { db in try await db.addAccount(name: name, passwordHash: hash, role: role, scope: scope) }
-        print("account \(name) (\(role)) ok")
+        Terminal.line("account \(name) (\(role)) ok")
     }
 }
 
@@ -189,7 +189,7 @@ struct RegistryKey: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "registry-key", abstract: "Central's snapshot-signing public key, for each kiosk's [central] registry_key.")
     @OptionGroup var common: Common
     func run() async throws {
-        print(try await common.withDB { db in try await db.registryPublicKey() })
+        Terminal.line(try await common.withDB { db in try await db.registryPublicKey() })
     }
 }
 
@@ -233,10 +233,10 @@ struct Report: AsyncParsableCommand {
                 try await db.seven(scope: scope + (id.map { " " + $0 } ?? ""), communities: try await db.communities(scope: scope, id: id), day: day)
             }
             if json {
-                print(String(decoding: try Wire.encoder.encode(r), as: UTF8.self))
+                Terminal.json(String(decoding: try Wire.encoder.encode(r), as: UTF8.self))
                 return
             }
-            print(SevenText.render(r))
+            Terminal.line(SevenText.render(r))
         }
     }
 }
@@ -274,9 +274,9 @@ struct Ledger: AsyncParsableCommand {
             return (try await db.ledger(communities: cs, day: day, unmask: unmask), try await db.completeness(communities: cs))
         }
         switch format {
-        case "html": print(LedgerFormat.html(rows, gates: gates, title: "\(scope) \(id ?? "") \(day)"), terminator: "")
-        case "json": print(String(decoding: try Wire.encoder.encode(LedgerPage(rows: rows, gates: gates)), as: UTF8.self))
-        default: print(LedgerFormat.csv(rows, gates: gates), terminator: "")
+        case "html": Terminal.raw(LedgerFormat.html(rows, gates: gates, title: "\(scope) \(id ?? "") \(day)"), newline: false)
+        case "json": Terminal.json(String(decoding: try Wire.encoder.encode(LedgerPage(rows: rows, gates: gates)), as: UTF8.self))
+        default: Terminal.raw(LedgerFormat.csv(rows, gates: gates), newline: false)
         }
     }
 }
@@ -287,7 +287,7 @@ struct Findings: AsyncParsableCommand {
     @Option var gate: String?
     func run() async throws {
         let fs = try await common.withDB { db in try await db.findings(gate: gate) }
-        for f in fs { print("\(f.gate)\(f.seq.map { " seq \($0)" } ?? "") \(f.kind): \(f.message)") }
+        for f in fs { Terminal.line("\(f.gate)\(f.seq.map { " seq \($0)" } ?? "") \(f.kind): \(f.message)") }
         if fs.contains(where: { $0.kind != "cleared" && $0.kind != "rebased" }) { throw ExitCode(1) }
     }
 }
@@ -301,12 +301,12 @@ struct Registry: AsyncParsableCommand {
         guard let d = FileManager.default.contents(atPath: file) else { throw ExitCode(3) }
         let changes: [GateEvent]
         do { changes = try JSONDecoder().decode([GateEvent].self, from: d) } catch {
-            FileHandle.standardError.write(Data("postern-central: \(file): not a JSON array of registry changes\n".utf8))
+            Terminal.error("postern-central: \(file): not a JSON array of registry changes")
             throw ExitCode(1)
         }
         let actor = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "admin"
         let v = try await common.withDB { db in try await db.writeRegistry(RegistryWrite(community: community, changes: changes), actor: actor) }
-        print("registry of \(community) at version \(v)")
+        Terminal.line("registry of \(community) at version \(v)")
     }
 }
 

@@ -99,23 +99,8 @@ extension AsyncParsableCommand {
     }
 }
 
-/// A human-readable line: whatever it interpolated, control and bidi characters go out escaped
-/// (tabs and line breaks keep the layout), so no name or payload can drive the terminal.
-func out(_ s: String) {
-    outRaw(Printable.escaped(s, keepingLayout: true))
-}
-
-/// A line for standard error (messages quote names, keys and file contents): escaped like `out`.
-func errOut(_ s: String) {
-    FileHandle.standardError.write(Data((Printable.escaped(s, keepingLayout: true) + "\n").utf8))
-}
-
-/// A JSON document or line: DEL, C1 and bidi characters inside strings as `\uXXXX`.
-func outJSON(_ s: String) {
-    outRaw(Printable.jsonSafe(s))
-}
-
-/// Text that is already safe (TailFormat escapes each field and adds its own colours).
-func outRaw(_ s: String) {
-    FileHandle.standardOutput.write(Data((s + "\n").utf8))
-}
+// The CLI's output functions; one implementation for both tools, in GateCore's `Terminal`.
+func out(_ s: String) { Terminal.line(s) }
+func errOut(_ s: String) { Terminal.error(s) }
+func outJSON(_ s: String) { Terminal.json(s) }
+func outRaw(_ s: String) { Terminal.raw(s) }

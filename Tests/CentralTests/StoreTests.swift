@@ -289,7 +289,8 @@ struct StoreTests {
             // Another household, and the same household after the window, are free.
             #expect(try await db.claim(ClaimRequest(kind: .quota, subject: "1-1-102", person: "q", at: now, lane: "out", window: 2 * 86_400, allowed: 1), gate: .init(gate: "g1", community: "c1")).granted)
             #expect(try await db.claim(ClaimRequest(kind: .quota, subject: "1-1-101", person: "q", at: now + 2 * 86_400 + 5, lane: "out", window: 2 * 86_400, allowed: 1), gate: .init(gate: "g1", community: "c1")).granted)
-            // A single-entry visitor: one entry across gates.
+            // A single-entry visitor (approved in central's registry): one entry across gates.
+            _ = try await db.writeRegistry(RegistryWrite(community: "c1", changes: [AttackTests.visitorChange("v1", from: now - 60, until: now + 3600)]), actor: "a")
             let v1 = try await db.claim(ClaimRequest(kind: .visitorEntry, subject: "v1", person: "v1", at: now, lane: "in", window: now - 60, allowed: 1), gate: .init(gate: "g1", community: "c1"))
             let v2 = try await db.claim(ClaimRequest(kind: .visitorEntry, subject: "v1", person: "v1", at: now, lane: "in", window: now - 60, allowed: 1), gate: .init(gate: "g2", community: "c1"))
             #expect(v1.granted && !v2.granted)
