@@ -90,10 +90,15 @@ extension CentralDB {
     /// A visitor as central's registry has it now (nil when it has none by that id).
     public func visitor(community: String, id: String) async throws -> Visitor? {
         for try await body in try await client.query("SELECT body FROM registry_state WHERE community = \(community) AND entity = 'visitor' AND key = \(id)", logger: logger).decode(String.self) {
-            guard let e = try? JSONDecoder().decode(GateEvent.self, from: Data(body.utf8)), let a = e.after else { return nil }
-            return try? JSONDecoder().decode(Visitor.self, from: Data(a.utf8))
+            return Self.visitor(registryBody: body)
         }
         return nil
+    }
+
+    /// A visitor's approval from its `registry_state` row (the registry change that set it).
+    static func visitor(registryBody body: String) -> Visitor? {
+        guard let e = try? JSONDecoder().decode(GateEvent.self, from: Data(body.utf8)), let a = e.after else { return nil }
+        return try? JSONDecoder().decode(Visitor.self, from: Data(a.utf8))
     }
 
     public struct OverdraftSummary: Sendable, Codable {

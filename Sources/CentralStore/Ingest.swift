@@ -169,7 +169,7 @@ extension CentralDB {
         let lateNs = Int64(lateAfterSeconds * 1e9)
         let decoder = JSONDecoder()
         for r in new {
-            let isLate = nowNs - r.wallNs > lateNs
+            let isLate = Self.isLate(wallNs: r.wallNs, nowNs: nowNs, lateNs: lateNs)
             if isLate { late += 1 }
             let (fields, e) = Self.indexed(r, decoder: decoder)
             // An offline decision spends a shared right on upload: the locked path settles it.
@@ -288,16 +288,21 @@ extension CentralDB {
         var offline: [(seq: Int64, claim: CrossGate.Claim, person: String, at: Int64)] = []
         let decoder = JSONDecoder()
         for (i, r) in new.enumerated() {
-            let isLate = nowNs - r.wallNs > lateNs
+            let isLate = Self.isLate(wallNs: r.wallNs, nowNs: nowNs, lateNs: lateNs)
             if isLate { late += 1 }
             let (fields, e) = Self.indexed(r, decoder: decoder)
             cols.add(r, communitySeq: base + Int64(i), late: isLate, fields: fields, event: e)
             if let e, let d = e.decision, d.flags.contains(CrossGate.Flag.offline), d.outcome == .admit, let person = d.personID {
-                let at = Int64(e.at)
+                // The decision's time as the kiosk wrote it, if it is a time at all (1e300 is not,
+                // and would trap in Int64(_:)); else the record's wall time; else now.
+                let at = WireTime.isSane(e.at) ? Int64(e.at) : WireTime.isSane(nanoseconds: r.wallNs) ? r.wallNs / 1_000_000_000 : nowNs / 1_000_000_000
                 if d.personKind == .resident, let h = d.household {
                     offline.append((Int64(r.seq), .quota(household: h, person: person, window: try await quotaWindow(id.community, conn: conn), allowed: try await quotaAllowed(id.community, conn: conn)), person, at))
                 } else if d.personKind == .visitor {
-                    offline.append((Int64(r.seq), .visitorEntry(visitor: person, approvalStart: try await visitorStart(id.community, person, conn: conn) ?? 0, allowed: 1), person, at))
+                    // The approval's own entries: a multi-entry visitor's second offline entry is
+                    // not an overdraft.
+                    let v = try await visitorApproval(id.community, person, conn: conn)
+                    offline.append((Int64(r.seq), .visitorEntry(visitor: person, approvalStart: v?.validFrom ?? 0, allowed: max(1, v?.maxEntries ?? 1)), person, at))
                 }
             }
         }
@@ -451,9 +456,18 @@ extension CentralDB {
         Int((try await scalarInt("SELECT quota_exits::bigint FROM communities WHERE id = \(community)", on: conn)) ?? 1)
     }
 
-    func visitorStart(_ community: String, _ visitor: String, conn: PostgresConnection) async throws -> Int64? {
+    /// Arrived more than `lateNs` after its wall time. A wall time that is no time at all
+    /// (Int64.min, after 2100: a kiosk's broken clock, or a planted record) counts as late and
+    /// never traps the subtraction; the record is still stored, since it is part of the chain.
+    static func isLate(wallNs: Int64, nowNs: Int64, lateNs: Int64) -> Bool {
+        guard WireTime.isSane(nanoseconds: wallNs) else { return true }
+        return nowNs - wallNs > lateNs
+    }
+
+    /// The visitor's approval as central's registry holds it, read in the upload's transaction.
+    func visitorApproval(_ community: String, _ visitor: String, conn: PostgresConnection) async throws -> Visitor? {
         for try await body in try await conn.query("SELECT body FROM registry_state WHERE community = \(community) AND entity = 'visitor' AND key = \(visitor)", logger: logger).decode(String.self) {
-            if let e = try? JSONDecoder().decode(GateEvent.self, from: Data(body.utf8)), let a = e.after, let v = try? JSONDecoder().decode(Visitor.self, from: Data(a.utf8)) { return v.validFrom }
+            return Self.visitor(registryBody: body)
         }
         return nil
     }
@@ -475,7 +489,9 @@ struct Columns {
 
     mutating func dayString(_ wallNs: Int64) -> String {
         let quarter: Int64 = 900_000_000_000
-        let q = wallNs >= 0 ? wallNs / quarter : (wallNs - quarter + 1) / quarter
+        // Days of wall times outside 1970…2100 are those of its bounds (no trap, no year 292277026596).
+        let wallNs = min(max(wallNs, 0), WireTime.latest * 1_000_000_000)
+        let q = wallNs / quarter
         if let d = dayCache[q] { return d }
         let d = Self.dayFormat.string(from: Date(timeIntervalSince1970: Double(q * quarter) / 1e9))
         dayCache[q] = d

@@ -107,10 +107,11 @@ struct AttackTests {
                 for _ in 0..<64 { g.addTask { await Self.wrongLogins(attacker, url, tally) } }
             }
         }
-        // Let the flood build up, then the gate claims with its own client timeout (2 s here on a
-        // shared build machine; the attack made claims take 11–18 s).
+        // Let the flood build up, then the gate claims with its own client timeout: 8 s here, a
+        // margin for a machine busy with other suites (the attack made claims take 11–18 s); the
+        // claim latency itself is the benchmark's (claim p99).
         while tally[403] + tally[503] < 64 { try await Task.sleep(for: .milliseconds(20)) }
-        let client = try makeClient(central.url, token: token, claimMs: 2000)
+        let client = try makeClient(central.url, token: token, claimMs: 8000, requestMs: 30_000)
         let claimer = Claimer(client: client)
         let now = Timestamp(Date().timeIntervalSince1970)
         for i in 0..<5 {
@@ -441,4 +442,59 @@ final class Tally: Sendable {
     var statuses: Set<Int> { m.withLock { Set($0.0.keys) } }
     var stopped: Bool { m.withLock { $0.1 } }
     func stop() { m.withLock { $0.1 = true } }
+}
+
+/// A clock that reads whatever a broken (or planted) kiosk clock would.
+struct FixedWallClock: LogClock {
+    let wall: Int64
+    func wallNs() -> Int64 { wall }
+    func monoNs() -> UInt64 { SystemClock().monoNs() }
+    func isSynchronized() -> Bool { false }
+}
+
+extension AttackTests {
+    @Test("1 (uploads): a record with wall time Int64.min and an offline admit at 1e300 are stored, not trapped on; the city's reports still answer; a multi-entry visitor's offline entries within the approval are no overdraft")
+    func ingestLimits() async throws {
+        try await withCentralDB(Self.cluster, "a1ingest") { db, _ in
+            try await seedOrg(db)
+            _ = try await db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
+            _ = try await db.enrolGate(id: "g2", community: "c1", name: "s", kioskKey: nil)
+            let now = Int64(Date().timeIntervalSince1970)
+            _ = try await db.writeRegistry(RegistryWrite(community: "c1", changes: [Self.visitorChange("vm3", from: now - 60, until: now + 3600, entries: 3)]), actor: "t")
+            // Gate 1: a broken clock, then an offline admit whose time is no time at all.
+            let dir = NSTemporaryDirectory() + "postern-a1ingest-\(UUID().uuidString.prefix(6))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            var o = LogWriter.Options()
+            o.clock = FixedWallClock(wall: .min)
+            let w = try LogWriter.open(directory: dir, options: o)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            var d = Decision(outcome: .admit, reason: .ok, personID: "r1", personKind: .resident, personName: "张r1", household: "1-1-101", temperature: 36.5)
+            d.flags = [CrossGate.Flag.offline]
+            for at in [Double(now), 1e300] {
+                let e = GateEvent.passage(d, Lane.Summary(lane: "l1", direction: .out, credentialKind: "qr", readings: [], retests: 0), at: at)
+                _ = try w.appendBlocking([LogEntry(type: e.kind.recordType, payload: Array(try enc.encode(e)))])
+            }
+            w.close()
+            let recs = try LogCursor(directory: dir, from: 1).next(limit: 100)
+            #expect(recs.allSatisfy { $0.wallNs == .min })
+            let ack = try await db.ingest(records: recs, durable: recs.last!.seq, gate: .init(gate: "g1", community: "c1"))
+            #expect(ack.ackedSeq == recs.last!.seq)
+            #expect(ack.late == recs.count, "a wall time that is no time counts as late")
+            // Gate 2: two offline entries of a visitor approved for three.
+            let b = try KioskLog("a1ingest-b")
+            try b.passage(person: "vm3", kind: .visitor, household: nil, direction: .in, flags: [CrossGate.Flag.offline])
+            try b.passage(person: "vm3", kind: .visitor, household: nil, direction: .in, flags: [CrossGate.Flag.offline])
+            #expect(try await db.ingest(try b.batch(), gate: .init(gate: "g2", community: "c1")).overdrafts == 0)
+            // Every report over these rows still answers.
+            let day = todayString()
+            _ = try await db.seven(scope: "hlbe", communities: ["c1", "c2"], day: day)
+            let rows = try await db.ledger(communities: ["c1"], day: day, unmask: false)
+            #expect(rows.filter { $0.reason == "visitor_overdraft" }.isEmpty)
+            for d in ["1970-01-01", "2100-01-01"] {
+                _ = try await db.seven(scope: "hlbe", communities: ["c1"], day: d)
+                _ = try await db.ledger(communities: ["c1"], day: d, unmask: true)
+            }
+        }
+    }
 }

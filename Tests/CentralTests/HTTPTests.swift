@@ -75,11 +75,15 @@ final class RunningCentral: @unchecked Sendable {
     }
 }
 
-func makeClient(_ url: String, token: String, claimMs: Int = 300) throws -> CentralClient {
+func makeClient(_ url: String, token: String, claimMs: Int = 300, requestMs: Int? = nil) throws -> CentralClient {
     var link = CentralLink()
     link.urls = [url]
     link.tokenFile = "-"
     link.claimTimeoutMs = claimMs
+    if let requestMs {
+        link.requestTimeoutMs = requestMs
+        link.connectTimeoutMs = min(requestMs, 60_000)
+    }
     link.longPollSeconds = 5
     return try CentralClient(link: link, token: token)
 }
@@ -137,10 +141,12 @@ struct HTTPTests {
         try await Task.sleep(for: .milliseconds(300))
         let start = Date()
         _ = try await central.db.writeRegistry(RegistryWrite(community: "c1", changes: [residentChange("r1", quarantine: nil)]), actor: "a")
-        while (try? store.resident("r1")) == nil, Date().timeIntervalSince(start) < 5 { try await Task.sleep(for: .milliseconds(5)) }
+        while (try? store.resident("r1")) == nil, Date().timeIntervalSince(start) < 15 { try await Task.sleep(for: .milliseconds(5)) }
         let lag = Date().timeIntervalSince(start)
         #expect(try store.resident("r1") != nil)
-        #expect(lag < 1.0)
+        // Woken by the commit, not by the long-poll's end (10 s): the margin is for a busy machine;
+        // the latency itself is measured in the benchmark (registry fan-out p99).
+        #expect(lag < 5.0)
         // Local admin writes are refused, naming central.
         #expect(throws: AdminError.self) { _ = try Admin(dataDir: dir) }
         t.cancel()
@@ -164,7 +170,10 @@ struct HTTPTests {
         let central = try await RunningCentral(config: cfg)
         try await seedOrg(central.db)
         let token = try await central.db.enrolGate(id: "g1", community: "c1", name: "n", kioskKey: nil)
-        let live = try makeClient(central.url, token: token)
+        // Requests may take 30 s: an answer after the claim's 300 ms must come from the claim's
+        // own bound, not from a request timeout. The margins below are for a busy machine; the
+        // claim latency itself is measured in the benchmark (claim p99).
+        let live = try makeClient(central.url, token: token, requestMs: 30_000)
         let claimer = Claimer(client: live)
         let now = Timestamp(Date().timeIntervalSince1970)
         #expect(await claimer.claim(.quota(household: "h1", person: "p1", window: 172_800, allowed: 1), lane: "out", at: now) == .granted)
@@ -172,13 +181,13 @@ struct HTTPTests {
         await central.stop()
         let t0 = Date()
         #expect(await claimer.claim(.quota(household: "h2", person: "p3", window: 172_800, allowed: 1), lane: "out", at: now) == .unreachable)
-        #expect(Date().timeIntervalSince(t0) < 0.5)
+        #expect(Date().timeIntervalSince(t0) < 5)
         // A port where nothing listens at all (connection refused) and a black hole (no answer).
-        let deadClient = try makeClient("http://127.0.0.1:\(PGCluster.freePort())", token: token)
+        let deadClient = try makeClient("http://127.0.0.1:\(PGCluster.freePort())", token: token, requestMs: 30_000)
         let dead = Claimer(client: deadClient)
         let t1 = Date()
         #expect(await dead.claim(.quota(household: "h2", person: "p3", window: 172_800, allowed: 1), lane: "out", at: now) == .unreachable)
-        #expect(Date().timeIntervalSince(t1) < 0.5)
+        #expect(Date().timeIntervalSince(t1) < 5)
         await live.shutdown()
         await deadClient.shutdown()
     }
