@@ -85,12 +85,7 @@ final class AccountAuth: Sendable {
         let name = String(text[..<colon]), password = String(text[text.index(after: colon)...])
         let cacheKey = Data(SHA256.hash(data: Array(text.utf8))).base64EncodedString()
         if let a = recent.withLock({ $0[cacheKey].flatMap { Date().timeIntervalSince($0.1) < 60 ? $0.0 : nil } }) { return a }
-        let usable = password.utf8.count <= 72
-        let (found, ok) = try await bcrypt.withPlace {
-            let found = try await db.account(name)
-            return (found, try await bcrypt.verify(usable ? password : "", hash: found.flatMap { usable ? $0.passwordHash : nil } ?? Self.dummyHash))
-        }
-        guard let a = found, usable, ok else {
+        guard let a = try await verified(name: name, password: password) else {
             limiter.failed(client)
             throw CentralError(.forbidden, "unknown account or wrong password")
         }
@@ -98,6 +93,19 @@ final class AccountAuth: Sendable {
             if $0.count > 1000 { $0 = [:] }
             $0[cacheKey] = (a, Date())
         }
+        return a
+    }
+
+    /// The account if `password` is its password: bcrypt on the pool (busy beyond its bound), a
+    /// name that does not exist checked against the dummy hash. Every way in — HTTP Basic on the
+    /// API, the web login, `/metrics` — checks here; each keeps its own failure limit.
+    func verified(name: String, password: String) async throws -> CentralDB.Account? {
+        let usable = password.utf8.count <= 72
+        let (found, ok) = try await bcrypt.withPlace {
+            let found = try await db.account(name)
+            return (found, try await bcrypt.verify(usable ? password : "", hash: found.flatMap { usable ? $0.passwordHash : nil } ?? Self.dummyHash))
+        }
+        guard let a = found, usable, ok else { return nil }
         return a
     }
 }

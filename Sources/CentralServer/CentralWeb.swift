@@ -37,13 +37,16 @@ public final class CentralWeb: Sendable {
     /// window and state go; the next request rebuilds them from the database).
     public static let idleSeconds = 600.0
 
-    public init(db: CentralDB, wakeups: Wakeups, config: CentralConfig.Web, logger: Logger) {
+    let auth: AccountAuth
+
+    init(db: CentralDB, auth: AccountAuth, wakeups: Wakeups, config: CentralConfig.Web, logger: Logger) {
         self.db = db
+        self.auth = auth
         self.wakeups = wakeups
         self.config = config
         self.logger = logger
         gate = WebGate(
-            accounts: CentralAccounts(db: db), secure: config.tlsCert != nil, title: "postern-central", landing: "/",
+            accounts: CentralAccounts(db: db, auth: auth), secure: config.tlsCert != nil, title: "postern-central", landing: "/",
             loginAttemptsPerMinute: config.loginAttemptsPerMinute, sessionMinutes: config.sessionMinutes, metrics: metrics, logger: logger)
     }
 
@@ -164,12 +167,7 @@ public final class CentralWeb: Sendable {
         guard gate.mayTry(ctx) else { return nil }
         let name = String(text[..<colon])
         let password = String(text[text.index(after: colon)...])
-        guard password.utf8.count <= 72, let a = try await db.account(name) else {
-            _ = Bcrypt.verify(password, hash: CentralAccounts.dummy)
-            gate.failedTry(ctx)
-            return nil
-        }
-        guard Bcrypt.verify(password, hash: a.passwordHash), a.role == "admin" else {
+        guard let a = try await auth.verified(name: name, password: password), a.role == "admin" else {
             gate.failedTry(ctx)
             return nil
         }
@@ -262,19 +260,15 @@ public final class CentralWeb: Sendable {
     }
 }
 
-/// Central's accounts on the web: bcrypt against the accounts table (an unknown name costs a
-/// bcrypt check too), the web role from the central role, and the communities in the account's
+/// Central's accounts on the web: checked by the API's `AccountAuth` (bcrypt on its bounded pool,
+/// off the event loops; an unknown name costs a bcrypt check too), the web role from the central role, and the communities in the account's
 /// scope as they are at login.
 struct CentralAccounts: WebAccounts {
     let db: CentralDB
-    static let dummy = Bcrypt.hash("postern-no-such-account", cost: 10)
+    let auth: AccountAuth
 
     func account(name: String, password: String) async throws -> WebAccount? {
-        guard password.utf8.count <= 72, let a = try await db.account(name) else {
-            _ = Bcrypt.verify(password, hash: Self.dummy)
-            return nil
-        }
-        guard Bcrypt.verify(password, hash: a.passwordHash) else { return nil }
+        guard let a = try await auth.verified(name: name, password: password) else { return nil }
         return WebAccount(name: a.name, role: CentralWeb.role(a.role), communities: try await db.communities(visibleTo: a))
     }
 }

@@ -198,7 +198,7 @@ public final class CentralService: Sendable {
             .init(service: PruneService(central: self), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let w = config.web {
-            let web = CentralWeb(db: db, wakeups: eventWakeups, config: w, logger: logger)
+            let web = CentralWeb(db: db, auth: auth, wakeups: eventWakeups, config: w, logger: logger)
             webBox.withLock { $0 = web }
             services.append(.init(service: try web.service(onRunning: onWeb), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         }

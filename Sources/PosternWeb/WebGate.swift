@@ -80,7 +80,16 @@ public final class WebGate: Sendable {
         }
         let user = form["user"] ?? ""
         let pass = form["password"] ?? ""
-        guard AccountFile.validName(user), let a = try await accounts.account(name: user, password: pass) else {
+        let found: WebAccount?
+        do {
+            found = AccountFile.validName(user) ? try await accounts.account(name: user, password: pass) : nil
+        } catch {
+            // The accounts could not be asked now (central's password checks all busy, its
+            // database away): not a failed login, and no detail for the client.
+            logger.warning("web login not checked: \(error)")
+            return loginPage(req, error: "暂时无法登录，请稍后再试 Logins cannot be checked now; try again shortly", status: .serviceUnavailable)
+        }
+        guard let a = found else {
             limiter.failed(client)
             metrics.login(ok: false)
             logger.notice("failed web login")
