@@ -220,18 +220,20 @@ public final class CentralWeb: Sendable {
         }
     }
 
-    /// The HTTP(S) server as a service; `onRunning` gets the URL once the port is bound.
-    public func service(onRunning: @escaping @Sendable (String) -> Void = { _ in }) throws -> any Service {
-        var server: HTTPServerBuilder = .http1()
+    /// The HTTP(S) server as a service; `onRunning` gets the URL once the port is bound. Like the
+    /// API's listener: idle connections and partial requests closed after the idle timeout (an
+    /// open event stream is a request in progress, never idle), at most `connectionCap` at once.
+    func service(http1: HTTP1Channel.Configuration, connectionCap: Int, onRunning: @escaping @Sendable (String) -> Void = { _ in }) throws -> any Service {
+        var server: HTTPServerBuilder = .http1(configuration: http1)
         if let cert = config.tlsCert, let key = config.tlsKey {
             let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            server = try .tls(.http1(), tlsConfiguration: tls)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         }
         let scheme = config.tlsCert != nil ? "https" : "http"
         let host = config.host
         let app = Application(
-            router: router(), server: server, configuration: .init(address: .hostname(host, port: config.port), serverName: nil),
+            router: router(), server: server, configuration: .init(address: .hostname(host, port: config.port), serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(max(8, connectionCap))),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 onRunning("\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)")

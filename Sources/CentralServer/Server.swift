@@ -162,7 +162,10 @@ public final class CentralService: Sendable {
         // Idle connections (a partial request held open) are closed; connections are capped to
         // what the open-file limit allows (Connections.swift).
         let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)))
-        let connectionCap = Connections.cap(config, fileLimit: Connections.raiseFileLimit())
+        // With the web front on, its listener takes half of the connections the limit allows.
+        let allConnections = Connections.cap(config, fileLimit: Connections.raiseFileLimit())
+        let webCap = config.web == nil ? 0 : allConnections / 2
+        let connectionCap = allConnections - webCap
         if let cert = config.tlsCert, let key = config.tlsKey {
             let chain: [NIOSSLCertificateSource]
             do { chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) } } catch {
@@ -200,7 +203,7 @@ public final class CentralService: Sendable {
         if let w = config.web {
             let web = CentralWeb(db: db, auth: auth, wakeups: eventWakeups, config: w, logger: logger)
             webBox.withLock { $0 = web }
-            services.append(.init(service: try web.service(onRunning: onWeb), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(.init(service: try web.service(http1: http1, connectionCap: webCap, onRunning: onWeb), successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
             services: services,

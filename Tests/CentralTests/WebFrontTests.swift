@@ -8,6 +8,9 @@ import GateCore
 import GateTestSupport
 import HummingbirdBcrypt
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 import Photos
 import Testing
 import Uplink
@@ -457,6 +460,46 @@ struct WebFrontTests {
         let (s, r) = try await WebTestSession.login(port: w.webPort, user: "op1", password: WebCentral.password)
         #expect(s == nil)
         #expect(r.status == 429)
+        await w.central.stop()
+    }
+}
+
+extension WebFrontTests {
+    @Test("the web listener closes a request held half-sent after the idle timeout, and never an open event stream")
+    func idleTimeout() async throws {
+        var cfg = try WebCentral.config(Self.cluster, "webidle")
+        cfg.idleTimeoutSeconds = 1
+        let w = try await WebCentral.start(cfg)
+        let db = w.central.db
+        _ = try await WebCentral.seed(db)
+        let g1 = try ShippingLog("wi-g1", gate: "g1", community: "c1")
+        let op1 = try await w.login("op1", page: "/c/c1/live")
+        let stream = try await op1.stream("/c/c1/live/stream?after=0")
+        // A slowloris: a request head that never ends.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(w.webPort).bigEndian
+        #expect(withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0)
+        _ = "GET /login HTTP/1.1\r\nHost: x\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        try await Task.sleep(for: .seconds(4))
+        // The held request was closed (EOF, or a reset); the stream, idle on the client's side
+        // all this time, still delivers what is decided now.
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = recv(fd, &buf, buf.count, 0)
+        let err = errno
+        // Closed: EOF or a reset, not a read that timed out on a connection still open.
+        #expect(n == 0 || (n < 0 && err != EAGAIN && err != EWOULDBLOCK), "recv \(n) errno \(err)")
+        try g1.log.passage(person: "i1", direction: .in)
+        try await g1.ship(db)
+        var got: String? = nil
+        while got == nil, let e = try await stream.nextEvent(timeout: 10) { if e.event == "entry" { got = e.id } }
+        #expect(got != nil)
+        stream.cut()
         await w.central.stop()
     }
 }
