@@ -27,6 +27,14 @@ public final class Database: @unchecked Sendable {
         self.path = path
         sqlite3_busy_timeout(h, 5000)
         if !readOnly {
+            // Switching a fresh database to WAL takes an exclusive lock and SQLite does not call
+            // the busy handler for it: another process opening the same new file at this moment
+            // makes it fail with SQLITE_BUSY. Retry for as long as the busy timeout would wait.
+            var waited = 0
+            while sqlite3_exec(h, "PRAGMA journal_mode=WAL", nil, nil, nil) == SQLITE_BUSY, waited < 5000 {
+                usleep(10_000)
+                waited += 10
+            }
             try exec("PRAGMA journal_mode=WAL")
             // NORMAL in WAL: a crash loses at most the last transactions, never consistency; the
             // event log is the source of truth and the mirror resumes from its stored cursor.

@@ -206,9 +206,9 @@ struct IndexedFieldsTests {
 /// is decided inside the write transaction, never from a version read before it.
 @Suite("First open by several connections at once")
 struct ConcurrentFirstOpenTests {
-    @Test("8 connections opening a fresh database at the same moment, 20 times: every open succeeds, the schema is applied once")
+    @Test("8 connections opening a fresh database at the same moment, 100 times: every open succeeds, the schema is applied once")
     func concurrentFirstOpen() throws {
-        for round in 0..<20 {
+        for round in 0..<100 {
             let dir = NSTemporaryDirectory() + "postern-first-open-\(round)-\(UUID().uuidString.prefix(6))"
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let failures = Mutex<[String]>([])
