@@ -197,11 +197,11 @@ var qrLat: [Double] = [], idLat: [Double] = [], edLat: [Double] = []
 let (_, body, sig) = PassCodec.parse(pass)!
 for _ in 0..<5000 {
     var t = now()
-    let d = Policy.decide(PassageFacts(lane: "l", direction: .out, credential: .qr(pass), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, config: RulesConfig())
+    let d = Policy.decide(PassageFacts(lane: "l", direction: .out, credential: .qr(pass), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, history: PassageHistory(), config: RulesConfig())
     qrLat.append(now() - t)
     precondition(d.outcome == .admit)
     t = now()
-    _ = Policy.decide(PassageFacts(lane: "l", direction: .in, credential: .idCard(idCard), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, config: RulesConfig())
+    _ = Policy.decide(PassageFacts(lane: "l", direction: .in, credential: .idCard(idCard), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, history: PassageHistory(), config: RulesConfig())
     idLat.append(now() - t)
     t = now()
     precondition(key.publicKey.isValidSignature(sig, for: body))
