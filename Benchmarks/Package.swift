@@ -4,6 +4,11 @@
 //   scripts/bench.sh                                           (ratios against raw baselines)
 import PackageDescription
 
+/// Products of the main package, by name.
+func postern(_ names: String...) -> [Target.Dependency] { names.map { .product(name: $0, package: "postern") } }
+/// A kiosk's modules: what BenchSupport and every executable below imports.
+let kiosk = postern("EventLog", "GateCore", "GateStore", "GateDaemon", "Devices")
+
 let package = Package(
     name: "PosternBenchmarks",
     platforms: [.macOS(.v15)],
@@ -15,41 +20,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
+        // What the benchmark executables below share: figures (percentiles, ms), the bench kiosk
+        // (config, pty devices, passages, relay stamps, one-resident data directory, its registry
+        // at central), a loopback HTTP client with SSE viewers, and process helpers.
+        .target(name: "BenchSupport", dependencies: kiosk + postern("CentralWire")),
         .executableTarget(
             name: "PosternBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "EventLog", package: "postern"),
-                .product(name: "GateCore", package: "postern"),
-            ],
+            dependencies: [.product(name: "Benchmark", package: "benchmark")] + postern("EventLog", "GateCore"),
             path: "Benchmarks/PosternBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        .executableTarget(
-            name: "ratios",
-            dependencies: [
-                .product(name: "EventLog", package: "postern"),
-                .product(name: "GateCore", package: "postern"),
-                .product(name: "GateStore", package: "postern"),
-                .product(name: "GateDaemon", package: "postern"),
-                .product(name: "Devices", package: "postern"),
-            ]
-        ),
+        .executableTarget(name: "ratios", dependencies: ["BenchSupport"] + kiosk),
         // The central plane (issue 13): ingest vs raw COPY, registry fan-out, claim latency,
         // scan→relay with the uplink on vs off. Starts its own throwaway PostgreSQL.
         .executableTarget(
             name: "central-ratios",
-            dependencies: [
-                .product(name: "CentralServer", package: "postern"),
-                .product(name: "CentralStore", package: "postern"),
-                .product(name: "CentralWire", package: "postern"),
-                .product(name: "Uplink", package: "postern"),
-                .product(name: "KioskUplink", package: "postern"),
-                .product(name: "EventLog", package: "postern"),
-                .product(name: "GateCore", package: "postern"),
-                .product(name: "GateStore", package: "postern"),
-                .product(name: "GateDaemon", package: "postern"),
-                .product(name: "Devices", package: "postern"),
+            dependencies: ["BenchSupport"] + kiosk + postern("CentralServer", "CentralStore", "CentralWire", "Uplink", "KioskUplink") + [
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -59,33 +45,11 @@ let package = Package(
         // (paired with the kiosk's own), and 1,000 viewers of one community.
         .executableTarget(
             name: "central-webbench",
-            dependencies: [
-                .product(name: "CentralServer", package: "postern"),
-                .product(name: "CentralStore", package: "postern"),
-                .product(name: "CentralWire", package: "postern"),
-                .product(name: "KioskUplink", package: "postern"),
-                .product(name: "KioskWeb", package: "postern"),
-                .product(name: "PosternWeb", package: "postern"),
-                .product(name: "EventLog", package: "postern"),
-                .product(name: "GateCore", package: "postern"),
-                .product(name: "GateStore", package: "postern"),
-                .product(name: "GateDaemon", package: "postern"),
-                .product(name: "Devices", package: "postern"),
-                .product(name: "Logging", package: "swift-log"),
+            dependencies: ["BenchSupport"] + kiosk + postern("CentralServer", "CentralStore", "CentralWire", "KioskUplink", "KioskWeb", "PosternWeb") + [
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         // Live view delivery: decision → SSE client, one viewer and many.
-        .executableTarget(
-            name: "webbench",
-            dependencies: [
-                .product(name: "EventLog", package: "postern"),
-                .product(name: "GateCore", package: "postern"),
-                .product(name: "GateStore", package: "postern"),
-                .product(name: "GateDaemon", package: "postern"),
-                .product(name: "Devices", package: "postern"),
-                .product(name: "PosternWeb", package: "postern"),
-                .product(name: "KioskWeb", package: "postern"),
-            ]
-        ),
+        .executableTarget(name: "webbench", dependencies: ["BenchSupport"] + kiosk + postern("PosternWeb", "KioskWeb")),
     ]
 )

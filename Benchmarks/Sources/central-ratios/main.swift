@@ -4,6 +4,7 @@
 //   3. online quota claim over loopback, p99
 //   4. a kiosk's scan→relay p99 for a non-quota passage, uplink on vs off
 // PostgreSQL is a throwaway cluster (scripts/pg-cluster.sh) started and removed here.
+import BenchSupport
 import CentralServer
 import CentralStore
 import CentralWire
@@ -20,32 +21,10 @@ import PostgresNIO
 import Uplink
 
 func now() -> Double { monoSeconds() }
-func pct(_ xs: [Double], _ p: Double) -> Double {
-    let s = xs.sorted()
-    return s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count) * p))]
-}
-func ms(_ s: Double) -> String { String(format: "%.2f ms", s * 1000) }
 func row(_ a: String, _ b: String, _ c: String, _ d: String, _ e: String) {
     FileHandle.standardOutput.write(Data("| \(a) | \(b) | \(c) | \(d) | \(e) |\n".utf8))
 }
-/// Runs a command to its end (posix_spawn + waitpid: Foundation's Process waits on a run loop
-/// that top-level code never turns).
-func sh(_ args: [String]) throws {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var cargs = args.map { strdup($0) } + [nil]
-    defer { for a in cargs { free(a) } }
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, args[0], &actions, nil, &cargs, environ) == 0 else { throw CocoaError(.executableLoad) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-}
-
-let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let repo = repoRoot
 let base = NSTemporaryDirectory() + "postern-central-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
 let pgPort = Int.random(in: 40_000...50_000)
@@ -55,7 +34,6 @@ defer { try? FileManager.default.removeItem(atPath: base) }
 defer { try? sh(["/bin/bash", repo + "/scripts/pg-cluster.sh", "destroy", base + "/pg"]) }
 try sh(["/usr/bin/psql", "-h", "127.0.0.1", "-p", String(pgPort), "-U", "postgres", "-c", "CREATE DATABASE bench"])
 
-func progress(_ s: String) { FileHandle.standardError.write(Data("· \(s)\n".utf8)) }
 var logger = Logger(label: "bench")
 logger.logLevel = .error
 var cfg = CentralConfig()
@@ -75,14 +53,7 @@ let url = "http://127.0.0.1:\(cfg.listenPort)"
 let db = service.db
 // Ready when the port accepts (migrations run before it opens).
 for _ in 0..<300 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = UInt16(cfg.listenPort).bigEndian
-    let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    close(fd)
-    if ok { break }
+    if accepts(cfg.listenPort) { break }
     try await Task.sleep(for: .milliseconds(100))
 }
 progress("central up")
@@ -342,7 +313,7 @@ for round in 0..<(parts.contains(2) ? 10 : 0) {
     }
 }
 for p in pullers { p.cancel() }
-row("registry change → applied on 100 long-polling gates, p99 (\(regLat.count) applications)", ms(pct(regLat, 0.99)), ms(pct(regLat, 0.5)) + " p50", "-", "p99 ≤ 1 s")
+row("registry change → applied on 100 long-polling gates, p99 (\(regLat.count) applications)", ms(pct(regLat, 0.99, rank: .ofCount)), ms(pct(regLat, 0.5, rank: .ofCount)) + " p50", "-", "p99 ≤ 1 s")
 
 progress("registry fan-out measured")
 // 3. Online quota claim p99 over loopback.
@@ -354,7 +325,7 @@ for i in 0..<(parts.contains(3) ? 500 : 0) {
     _ = await claimer.claim(.quota(household: "bench-h\(i)", person: "p\(i)", window: 172_800, allowed: 1), lane: "out", at: nowTS)
     claimLat.append(now() - t0)
 }
-row("online quota claim over loopback (500 claims)", ms(pct(claimLat, 0.99)) + " p99", ms(pct(claimLat, 0.5)) + " p50", "-", "p99 ≤ 20 ms")
+row("online quota claim over loopback (500 claims)", ms(pct(claimLat, 0.99, rank: .ofCount)) + " p99", ms(pct(claimLat, 0.5, rank: .ofCount)) + " p50", "-", "p99 ≤ 20 ms")
 
 progress("claims measured")
 // 4. Scan → relay for a non-quota passage (an entry), uplink off vs on. Central runs as its own
@@ -365,79 +336,28 @@ progress("claims measured")
 @MainActor func prepareKiosk(central: Bool) async throws -> (dir: String, centralSection: String, pass: String) {
     let kdir = base + "/kiosk-\(central)"
     try FileManager.default.createDirectory(atPath: kdir + "/dev", withIntermediateDirectories: true)
-    let admin = try Admin(dataDir: kdir)
-    let key = try admin.generateKey(id: "k1", notBefore: 0)
-    let res = Resident(id: "r1", name: "张伟", sex: .male, idNumber: "15070219800101001" + String(IDNumber.checkCharacter(for: "15070219800101001")!), household: "h1", address: Address(building: "1", unit: "1", room: "1"))
-    try admin.store.importResidents([res], actor: "bench")
-    let kpass = try admin.issuePass(person: "r1", days: 1, now: Timestamp(Date().timeIntervalSince1970) - 60).1
+    let fixture = try BenchKiosk(dir: kdir)
     var centralSection = ""
     if central {
-        let passRec = try admin.store.currentPass(person: "r1")!
-        var changes: [GateEvent] = []
-        for (entity, k, v) in [("key", "k1", String(decoding: try Wire.encoder.encode(key), as: UTF8.self)), ("resident", "r1", String(decoding: try Wire.encoder.encode(res), as: UTF8.self)), ("pass", passRec.pass.idString, String(decoding: try Wire.encoder.encode(passRec), as: UTF8.self))] {
-            var e = GateEvent(kind: .registryChange, at: 0)
-            e.entity = entity
-            e.key = k
-            e.action = "upsert"
-            e.after = v
-            changes.append(e)
-        }
-        _ = try await db.writeRegistry(RegistryWrite(community: "c0", changes: changes), actor: "bench")
+        _ = try await db.writeRegistry(RegistryWrite(community: "c0", changes: try fixture.registryUpserts()), actor: "bench")
         let token = try await db.enrolGate(id: "bench-kiosk", community: "c0", name: "k", kioskKey: nil)
         let tf = kdir + "/central.token"
         FileManager.default.createFile(atPath: tf, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
         centralSection = "[central]\nurls = [\"\(externalURL)\"]\ntoken_file = \"\(tf)\"\nregistry_key = \"\(registryKey)\"\n"
     }
-    return (kdir, centralSection, kpass)
+    return (kdir, centralSection, fixture.pass)
 }
 
 /// One round: the kiosk started from its directory, `passages` entries through the pty scanner,
 /// the kiosk stopped. Returns each passage's scan → relay time.
 func scanRound(_ k: (dir: String, centralSection: String, pass: String), passages: Int, raw: inout [Double], logger: Logger) async throws -> [Double] {
     let kdir = k.dir
-    let thermo = try DeviceSimulator(kind: .asciiLine, link: kdir + "/dev/t")
-    let scanner = try DeviceSimulator(kind: .serialLine, link: kdir + "/dev/q")
-    thermo.start()
-    scanner.start()
-    defer {
-        thermo.stop()
-        scanner.stop()
-    }
-    let text = """
-        data_dir = "\(kdir)"
-        [rules]
-        anti_passback = "off"
-        reading_holdoff_seconds = 0
-        [relay]
-        pulse_ms = 100
-        [gpio]
-        chip = "simulated"
-        \(k.centralSection)
-        [[device]]
-        id = "t"
-        kind = "thermometer"
-        protocol = "ascii-line"
-        path = "\(kdir)/dev/t"
-        [[device]]
-        id = "q"
-        kind = "scanner"
-        protocol = "serial-line"
-        path = "\(kdir)/dev/q"
-        [[lane]]
-        id = "in"
-        direction = "in"
-        thermometer = "t"
-        readers = ["q"]
-        [lane.gpio]
-        relay = 0
-        """
-    final class Stamp: @unchecked Sendable {
-        let lock = NSLock()
-        var opened: [Double] = []
-    }
-    let stamp = Stamp()
-    let chip = SimulatedGpio()
-    chip.onChange = { c in if c.line == "relay" && c.active { stamp.lock.withLock { stamp.opened.append(monoSeconds()) } } }
+    let devices = try KioskDevices(dir: kdir)
+    let thermo = devices.thermo, scanner = devices.scanner
+    defer { devices.stop() }
+    let text = kioskConfig(dir: kdir, extra: k.centralSection)
+    let stamp = RelayStamps()
+    let chip = stamp.chip()
     var opts = Kiosk.Options()
     opts.gpio = ["in": chip]
     let kiosk = try Kiosk.start(config: try KioskConfig.parse(text), options: opts, logger: logger)
@@ -451,14 +371,14 @@ func scanRound(_ k: (dir: String, centralSection: String, pass: String), passage
     for i in 0..<passages {
         thermo.present(celsius: 36.5)
         try await Task.sleep(for: .milliseconds(40))
-        let before = stamp.lock.withLock { stamp.opened.count }
+        let before = stamp.count
         let t = now()
         scanner.scan(k.pass)
         // Up to 5 s; a passage that opens nothing by then is counted as missed (reported).
-        while stamp.lock.withLock({ stamp.opened.count }) == before && now() - t < 5 {
+        while stamp.count == before && now() - t < 5 {
             try await Task.sleep(for: .microseconds(200))
         }
-        if let o = stamp.lock.withLock({ stamp.opened.last }), stamp.lock.withLock({ stamp.opened.count }) > before { lat.append(o - t) }
+        if let o = stamp.last, stamp.count > before { lat.append(o - t) }
         try await Task.sleep(for: .milliseconds(75 + (i % 3) * 5))
         // The disk's own noise in the same moments: one raw 200-byte append + fdatasync.
         let r0 = now()
@@ -470,36 +390,6 @@ func scanRound(_ k: (dir: String, centralSection: String, pass: String), passage
     await kiosk.shutdown()
     _ = try? await runner.value
     return lat
-}
-
-/// Starts a program in the background (its output to `log`); returns its pid.
-func spawn(_ args: [String], log: String) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    var cargs = args.map { strdup($0) } + [nil]
-    defer { for a in cargs { free(a) } }
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, args[0], &actions, nil, &cargs, environ) == 0 else { throw CocoaError(.executableLoad) }
-    return pid
-}
-
-func waitForPort(_ port: Int) async throws {
-    for _ in 0..<300 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-        close(fd)
-        if ok { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw CocoaError(.executableLoad)
 }
 
 // The real binary: next to this one when built from this package (scripts/bench.sh builds it),
@@ -560,9 +450,9 @@ for round in 0..<scanRounds {
         let slow = lat.enumerated().filter { $0.element > 0.005 }.map { String(format: "#%d %.1f", $0.offset, $0.element * 1000) }
         slowest.append((central ? "on: " : "off: ") + slow.joined(separator: ", "))
         if central {
-            onAll += lat; onP50.append(pct(lat, 0.5)); onP99.append(pct(lat, 0.99))
+            onAll += lat; onP50.append(pct(lat, 0.5, rank: .ofCount)); onP99.append(pct(lat, 0.99, rank: .ofCount))
         } else {
-            offAll += lat; offP50.append(pct(lat, 0.5)); offP99.append(pct(lat, 0.99))
+            offAll += lat; offP50.append(pct(lat, 0.5, rank: .ofCount)); offP99.append(pct(lat, 0.99, rank: .ofCount))
         }
     }
     progress(String(format: "scan round %d/%d: off p50 %.2f p99 %.2f ms, on p50 %.2f p99 %.2f ms", round + 1, scanRounds, offP50.last! * 1000, offP99.last! * 1000, onP50.last! * 1000, onP99.last! * 1000))
@@ -572,7 +462,7 @@ func msRange(_ xs: [Double]) -> String {
     let s = xs.sorted()
     return s.isEmpty ? "-" : String(format: "%.2f–%.2f ms", s.first! * 1000, s.last! * 1000)
 }
-row("kiosk scan→relay p99, entry (no claim), uplink on vs off, central in its own process (\(onAll.count)/\(offAll.count) of \(scanRounds * scanPassages) passages opened within 5 s, \(scanRounds) interleaved rounds)", ms(pct(onAll, 0.99)) + " (rounds " + msRange(onP99) + ")", ms(pct(offAll, 0.99)) + " uplink off (rounds " + msRange(offP99) + ")", String(format: "%.2f×", pct(onAll, 0.99) / pct(offAll, 0.99)), "unchanged")
-row("… in the same rounds, a raw 200-byte append + fdatasync in the kiosk's directory (\(rawSync.count), between passages): p50 / p99 / max", ms(pct(rawSync, 0.5)) + " / " + ms(pct(rawSync, 0.99)) + " / " + ms(rawSync.max() ?? .nan), "-", "-", "-")
-row("kiosk scan→relay p50, uplink on vs off", ms(pct(onAll, 0.5)) + " (rounds " + msRange(onP50) + ")", ms(pct(offAll, 0.5)) + " (rounds " + msRange(offP50) + ")", String(format: "%.2f×", pct(onAll, 0.5) / pct(offAll, 0.5)), "-")
-row("kiosk scan→relay p90 / max, uplink on vs off", ms(pct(onAll, 0.9)) + " / " + ms(onAll.max() ?? .nan), ms(pct(offAll, 0.9)) + " / " + ms(offAll.max() ?? .nan), "-", "-")
+row("kiosk scan→relay p99, entry (no claim), uplink on vs off, central in its own process (\(onAll.count)/\(offAll.count) of \(scanRounds * scanPassages) passages opened within 5 s, \(scanRounds) interleaved rounds)", ms(pct(onAll, 0.99, rank: .ofCount)) + " (rounds " + msRange(onP99) + ")", ms(pct(offAll, 0.99, rank: .ofCount)) + " uplink off (rounds " + msRange(offP99) + ")", String(format: "%.2f×", pct(onAll, 0.99, rank: .ofCount) / pct(offAll, 0.99, rank: .ofCount)), "unchanged")
+row("… in the same rounds, a raw 200-byte append + fdatasync in the kiosk's directory (\(rawSync.count), between passages): p50 / p99 / max", ms(pct(rawSync, 0.5, rank: .ofCount)) + " / " + ms(pct(rawSync, 0.99, rank: .ofCount)) + " / " + ms(rawSync.max() ?? .nan), "-", "-", "-")
+row("kiosk scan→relay p50, uplink on vs off", ms(pct(onAll, 0.5, rank: .ofCount)) + " (rounds " + msRange(onP50) + ")", ms(pct(offAll, 0.5, rank: .ofCount)) + " (rounds " + msRange(offP50) + ")", String(format: "%.2f×", pct(onAll, 0.5, rank: .ofCount) / pct(offAll, 0.5, rank: .ofCount)), "-")
+row("kiosk scan→relay p90 / max, uplink on vs off", ms(pct(onAll, 0.9, rank: .ofCount)) + " / " + ms(onAll.max() ?? .nan), ms(pct(offAll, 0.9, rank: .ofCount)) + " / " + ms(offAll.max() ?? .nan), "-", "-")

@@ -1,3 +1,4 @@
+import BenchSupport
 import Crypto
 import Devices
 import EventLog
@@ -19,11 +20,8 @@ try FileManager.default.createDirectory(atPath: base, withIntermediateDirectorie
 defer { try? FileManager.default.removeItem(atPath: base) }
 
 func now() -> Double { monoSeconds() }
-func pct(_ xs: [Double], _ p: Double) -> Double {
-    let s = xs.sorted()
-    return s[min(s.count - 1, Int(Double(s.count - 1) * p))]
-}
-func ms(_ s: Double) -> String { String(format: "%.3f ms", s * 1000) }
+/// Milliseconds to three places (the ratios table's precision).
+func ms3(_ s: Double) -> String { ms(s, places: 3) }
 func us(_ s: Double) -> String { String(format: "%.1f µs", s * 1_000_000) }
 func row(_ what: String, _ postern: String, _ raw: String, _ ratio: String, _ goal: String) {
     print("| \(what) | \(postern) | \(raw) | \(ratio) | \(goal) |")
@@ -54,8 +52,8 @@ for _ in 0..<8 {
     }
 }
 let p50 = pct(logLat, 0.5), r50 = pct(rawLat, 0.5), p99 = pct(logLat, 0.99), r99 = pct(rawLat, 0.99)
-row("durable append p50 (200 B)", ms(p50), ms(r50), String(format: "%.2f×", p50 / r50), "≤ 1.5×")
-row("durable append p99 (200 B)", ms(p99), ms(r99), String(format: "%.2f× (raw×2+1ms = %@)", p99 / r99, ms(r99 * 2 + 0.001)), "≤ 2× + 1 ms")
+row("durable append p50 (200 B)", ms3(p50), ms3(r50), String(format: "%.2f×", p50 / r50), "≤ 1.5×")
+row("durable append p99 (200 B)", ms3(p99), ms3(r99), String(format: "%.2f× (raw×2+1ms = %@)", p99 / r99, ms3(r99 * 2 + 0.001)), "≤ 2× + 1 ms")
 
 // 2. 64 concurrent appenders vs the raw single-writer fdatasync rate. Interleaved rounds: each
 // round times raw single-record syncs, then 64 appenders; the median round ratio is reported, so a
@@ -197,11 +195,11 @@ var qrLat: [Double] = [], idLat: [Double] = [], edLat: [Double] = []
 let (_, body, sig) = PassCodec.parse(pass)!
 for _ in 0..<5000 {
     var t = now()
-    let d = Policy.decide(PassageFacts(lane: "l", direction: .out, credential: .qr(pass), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, config: RulesConfig())
+    let d = Policy.decide(PassageFacts(lane: "l", direction: .out, credential: .qr(pass), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, history: PassageHistory(), config: RulesConfig())
     qrLat.append(now() - t)
     precondition(d.outcome == .admit)
     t = now()
-    _ = Policy.decide(PassageFacts(lane: "l", direction: .in, credential: .idCard(idCard), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, config: RulesConfig())
+    _ = Policy.decide(PassageFacts(lane: "l", direction: .in, credential: .idCard(idCard), readings: [Reading(celsius: 36.5, device: "t", at: 1000)], now: 1000), registry: reg, history: PassageHistory(), config: RulesConfig())
     idLat.append(now() - t)
     t = now()
     precondition(key.publicKey.isValidSignature(sig, for: body))
@@ -213,48 +211,12 @@ row("decision p99, ID card, 100k residents", us(pct(idLat, 0.99)), "-", "-", "p9
 // 6. Scan to relay through ptys (last byte of the QR frame in → relay line set) vs raw fdatasync.
 let kdir = base + "/kiosk"
 try FileManager.default.createDirectory(atPath: kdir + "/dev", withIntermediateDirectories: true)
-let admin = try Admin(dataDir: kdir)
-try admin.store.importResidents([Resident(id: "r1", name: "张伟", sex: .male, idNumber: reg.residents["r1"]!.idNumber, household: "h1", address: Address(building: "1", unit: "1", room: "1"))], actor: "bench")
-_ = try admin.generateKey(id: "k1", notBefore: 0)
-let kpass = try admin.issuePass(person: "r1", days: 1, now: Timestamp(Date().timeIntervalSince1970) - 60).1
-let thermo = try DeviceSimulator(kind: .asciiLine, link: kdir + "/dev/t")
-let scanner = try DeviceSimulator(kind: .serialLine, link: kdir + "/dev/q")
-thermo.start()
-scanner.start()
-let cfg = """
-data_dir = "\(kdir)"
-[rules]
-anti_passback = "off"
-reading_holdoff_seconds = 0
-[relay]
-pulse_ms = 100
-[gpio]
-chip = "simulated"
-[[device]]
-id = "t"
-kind = "thermometer"
-protocol = "ascii-line"
-path = "\(kdir)/dev/t"
-[[device]]
-id = "q"
-kind = "scanner"
-protocol = "serial-line"
-path = "\(kdir)/dev/q"
-[[lane]]
-id = "in"
-direction = "in"
-thermometer = "t"
-readers = ["q"]
-[lane.gpio]
-relay = 0
-"""
-final class Stamp: @unchecked Sendable {
-    let lock = NSLock()
-    var opened: [Double] = []
-}
-let stamp = Stamp()
-let chip = SimulatedGpio()
-chip.onChange = { c in if c.line == "relay" && c.active { stamp.lock.lock(); stamp.opened.append(monoSeconds()); stamp.lock.unlock() } }
+let kpass = try BenchKiosk(dir: kdir, idNumber: reg.residents["r1"]!.idNumber).pass
+let devices = try KioskDevices(dir: kdir)
+let thermo = devices.thermo, scanner = devices.scanner
+let cfg = kioskConfig(dir: kdir)
+let stamp = RelayStamps()
+let chip = stamp.chip()
 var opts = Kiosk.Options()
 opts.gpio = ["in": chip]
 var logger = Logger(label: "bench")
@@ -268,15 +230,15 @@ var scanLat: [Double] = []
 for i in 0..<60 {
     thermo.present(celsius: 36.5)
     try await Task.sleep(for: .milliseconds(40))
-    let before = stamp.lock.withLock { stamp.opened.count }
+    let before = stamp.count
     let t = now()
     scanner.scan(kpass)  // CR-terminated: the frame's last byte goes out here
     var waited = 0
-    while stamp.lock.withLock({ stamp.opened.count }) == before && waited < 2000 {
+    while stamp.count == before && waited < 2000 {
         try await Task.sleep(for: .microseconds(200))
         waited += 1
     }
-    if let o = stamp.lock.withLock({ stamp.opened.last }), stamp.lock.withLock({ stamp.opened.count }) > before { scanLat.append(o - t) }
+    if let o = stamp.last, stamp.count > before { scanLat.append(o - t) }
     try await Task.sleep(for: .milliseconds(150 + (i % 3) * 10))
 }
 var rss = 0
@@ -285,13 +247,12 @@ if let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8), le
 }
 await kiosk.shutdown()
 _ = try? await runner.value
-thermo.stop()
-scanner.stop()
+devices.stop()
 if scanLat.count > 10 {
-    row("scan→relay p50 (\(scanLat.count) passages, ptys)", ms(pct(scanLat, 0.5)), ms(r50) + " fdatasync p50", String(format: "+%@", ms(pct(scanLat, 0.5) - r50)), "—")
-    row("scan→relay p99", ms(pct(scanLat, 0.99)), ms(r99) + " fdatasync p99", String(format: "+%@", ms(pct(scanLat, 0.99) - r99)), "≤ raw p99 + 2 ms")
+    row("scan→relay p50 (\(scanLat.count) passages, ptys)", ms3(pct(scanLat, 0.5)), ms3(r50) + " fdatasync p50", String(format: "+%@", ms3(pct(scanLat, 0.5) - r50)), "—")
+    row("scan→relay p99", ms3(pct(scanLat, 0.99)), ms3(r99) + " fdatasync p99", String(format: "+%@", ms3(pct(scanLat, 0.99) - r99)), "≤ raw p99 + 2 ms")
 } else {
     row("scan→relay", "only \(scanLat.count) samples", "-", "-", "-")
 }
-row("kiosk start → ready (in-process)", ms(readyT), "-", "-", "-")
+row("kiosk start → ready (in-process)", ms3(readyT), "-", "-", "-")
 row("resident memory (bench process incl. 100k registry)", "\(rss / 1024) MiB", "-", "-", "-")
