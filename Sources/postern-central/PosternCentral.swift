@@ -45,6 +45,18 @@ struct Common: ParsableArguments {
             defer { g.cancelAll() }
             try? await Task.sleep(for: .milliseconds(5))  // let the pool's run loop start first
             do {
+                // The pool retries a database it cannot reach for a minute; an admin at the
+                // terminal hears after 10 s.
+                let probeLogger = logger
+                try await withThrowingTaskGroup(of: Void.self) { probe in
+                    probe.addTask { _ = try await pg.query("SELECT 1", logger: probeLogger) }
+                    probe.addTask {
+                        try await Task.sleep(for: .seconds(10))
+                        throw DatabaseUnreachable()
+                    }
+                    defer { probe.cancelAll() }
+                    try await probe.next()
+                }
                 _ = try await db.migrate()
                 return try await body(db)
             } catch let e as CentralError {
@@ -53,9 +65,23 @@ struct Common: ParsableArguments {
             } catch let e as PSQLError {
                 Terminal.error("postern-central: database: \(String(reflecting: e).prefix(300))")
                 throw ExitCode(3)
+            } catch let e as ExitCode {
+                throw e
+            } catch {
+                // The pool's own errors (no connection at all, authentication refused) name
+                // neither the database nor what to check.
+                let target = c.dbSocket.map { "socket \($0)" } ?? "\(c.dbHost ?? "?"):\(c.dbPort)"
+                Terminal.error(
+                    "postern-central: cannot use database \(c.dbName) at \(target) as \(c.dbUser) (\(String(describing: error).prefix(200))); is PostgreSQL running there, and may this user connect (pg_hba.conf, [database] password_file)?")
+                throw ExitCode(3)
             }
         }
     }
+}
+
+/// No answer from the database within the admin commands' wait.
+struct DatabaseUnreachable: Error, CustomStringConvertible {
+    var description: String { "no connection within 10 s" }
 }
 
 struct Serve: AsyncParsableCommand {

@@ -140,3 +140,28 @@ struct CentralConfigTests {
         child.stop(grace: 1)
     }
 }
+
+extension CentralConfigTests {
+    @Test("an admin command whose database cannot be reached says which database, where, as whom, and what to check (exit 3)")
+    func databaseUnreachable() throws {
+        let dir = NSTemporaryDirectory() + "postern-central-nodb-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = PGCluster.freePort()
+        try """
+            listen = "127.0.0.1:\(PGCluster.freePort())"
+            [database]
+            host = "127.0.0.1"
+            port = \(port)
+            user = "nobody"
+            name = "nodb"
+            tls = "disable"
+            """.write(toFile: dir + "/central.toml", atomically: true, encoding: .utf8)
+        do {
+            _ = try runTool([PGCluster.root + "/.build/debug/postern-central", "findings", "--config", dir + "/central.toml"])
+            Issue.record("an admin command without a database succeeded")
+        } catch let e as CityError {
+            #expect("\(e)".contains("cannot use database nodb at 127.0.0.1:\(port) as nobody"), "\(e)")
+        }
+    }
+}
