@@ -89,7 +89,8 @@ struct UplinkService: Service {
                 let started = Date().timeIntervalSince1970
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(min(30, max(1, link.registryStaleSeconds / 10))))
-                    let confirmed = puller.status.get().confirmedAt ?? ((try? store.centralState()?.appliedAt).flatMap { $0 }.map(Double.init) ?? started)
+                    // The store's confirmation time: the one tail, reports, /metrics and the live view show.
+                    let confirmed = (try? store.centralState()?.appliedAt).flatMap { $0 }.map(Double.init) ?? started
                     let age = Date().timeIntervalSince1970 - confirmed
                     if age > Double(link.registryStaleSeconds), !alerted {
                         alerted = true

@@ -12,8 +12,6 @@ import Logging
 public final class RegistryPuller: Sendable {
     public struct Status: Sendable, Equatable {
         public var version: Int64 = 0
-        /// When central last confirmed the copy (a page or an up-to-date answer).
-        public var confirmedAt: Double?
         public var lastError: String?
     }
 
@@ -78,10 +76,7 @@ public final class RegistryPuller: Sendable {
                 status.update { $0.version = v }
             }
         }
-        status.update {
-            $0.confirmedAt = Date().timeIntervalSince1970
-            $0.lastError = nil
-        }
+        status.update { $0.lastError = nil }
     }
 }
 
